@@ -1,0 +1,1 @@
+"""Process assembly: the FastAPI application and the ``tsunagu`` command line."""

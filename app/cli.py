@@ -1,0 +1,205 @@
+"""The ``tsunagu`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from core.config import Settings, get_settings
+from core.logging import configure_logging
+
+cli = typer.Typer(
+    help="Tsunagu: consultation chatbot for residents (つなぐ).", no_args_is_help=True
+)
+nlu_cli = typer.Typer(help="Train and manage the Rasa NLU model.", no_args_is_help=True)
+eval_cli = typer.Typer(help="Quality evaluations on labelled files.", no_args_is_help=True)
+bench_cli = typer.Typer(help="Speed and quality benchmarks (write JSON).", no_args_is_help=True)
+cli.add_typer(nlu_cli, name="nlu")
+cli.add_typer(eval_cli, name="eval")
+cli.add_typer(bench_cli, name="bench")
+
+
+def _settings() -> Settings:
+    try:
+        settings = get_settings()
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError
+        typer.echo(f"configuration error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    configure_logging(settings.resolved_data_dir, settings.log_level)
+    return settings
+
+
+def _nlu_paths(settings: Settings) -> dict[str, Path]:
+    data = settings.resolved_data_dir
+    return {
+        "models_dir": settings.nlu_model_dir,
+        "work_dir": data / "nlu" / "work",
+        "log_file": data / "logs" / "rasa.log",
+    }
+
+
+def _print_result(result: dict[str, Any], as_json: bool, summary_keys: list[str]) -> None:
+    for key in summary_keys:
+        value = result.get(key)
+        if isinstance(value, dict | list):
+            value = json.dumps(value, ensure_ascii=False)
+        typer.echo(f"{key}: {value}")
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+@cli.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Interface to bind (default TSUNAGU_HOST).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default TSUNAGU_PORT).")] = None,
+) -> None:
+    """Run the app; starts and supervises a local Rasa unless TSUNAGU_NLU_URL answers."""
+    import uvicorn
+
+    from app.main import create_app
+    from app.wiring import build_runtime
+    from nlu.errors import NluSetupError
+    from nlu.service import RasaProcess, train, url_is_ready
+
+    settings = _settings()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    paths = _nlu_paths(settings)
+    process: RasaProcess | None = None
+    nlu_url = settings.nlu_url
+    if not (nlu_url and asyncio.run(url_is_ready(nlu_url))):
+        try:
+            model = train(models_dir=paths["models_dir"], work_dir=paths["work_dir"])
+        except NluSetupError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from exc
+        process = RasaProcess(
+            model=model,
+            port=settings.nlu_port,
+            work_dir=paths["work_dir"],
+            log_file=paths["log_file"],
+        )
+        nlu_url = process.url
+    runtime = build_runtime(settings, nlu_url=nlu_url)
+    app = create_app(runtime, nlu_process=process)
+    typer.echo(f"Tsunagu is running at http://{bind_host}:{bind_port}/  (NLU: {nlu_url})")
+    uvicorn.run(app, host=bind_host, port=bind_port, log_config=None)
+
+
+@nlu_cli.command("train")
+def nlu_train(
+    force: Annotated[
+        bool, typer.Option(help="Retrain even if the cached model is current.")
+    ] = False,
+) -> None:
+    """Train the NLU model if missing or stale (shows Rasa's progress bar)."""
+    from nlu.errors import NluSetupError
+    from nlu.service import train
+
+    settings = _settings()
+    paths = _nlu_paths(settings)
+    try:
+        model = train(models_dir=paths["models_dir"], work_dir=paths["work_dir"], force=force)
+    except NluSetupError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    typer.echo(f"model: {model}")
+
+
+@eval_cli.command("messages")
+def eval_messages(
+    file: Annotated[Path, typer.Argument(help='JSON lines: {"text", "intent", "escalate"}.')],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
+) -> None:
+    """Intent and escalation quality of the per-message pipeline on a labelled file."""
+    from evaluation.dataset import DatasetError
+    from evaluation.messages import evaluate_messages
+    from nlu.errors import NluSetupError
+    from nlu.service import running_nlu
+
+    settings = _settings()
+
+    async def run() -> dict[str, Any]:
+        paths = _nlu_paths(settings)
+        async with running_nlu(
+            configured_url=settings.nlu_url,
+            quiet=True,
+            models_dir=paths["models_dir"],
+            work_dir=paths["work_dir"],
+            log_file=paths["log_file"],
+        ) as url:
+            return await evaluate_messages(settings, url, file)
+
+    try:
+        result = asyncio.run(run())
+    except (DatasetError, NluSetupError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    _print_result(
+        result,
+        as_json,
+        [
+            "n",
+            "intent_accuracy",
+            "intent_macro_f1",
+            "escalation_recall",
+            "escalation_precision",
+            "false_escalation_rate",
+            "missed_escalations",
+            "latency_ms",
+            "nlu_unavailable",
+        ],
+    )
+
+
+@bench_cli.command("nlu")
+def bench_nlu(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
+    dev: Annotated[
+        Path | None, typer.Option(help="Held-out file (default nlu/eval/dev_messages.jsonl).")
+    ] = None,
+    train_data: Annotated[
+        Path | None, typer.Option(help="Training data (default nlu/data).")
+    ] = None,
+    output: Annotated[Path | None, typer.Option(help="Also write the JSON result here.")] = None,
+) -> None:
+    """Tsunagu's pipeline vs Rasa's default pipeline on the held-out dev set."""
+    from evaluation.bench_nlu import run_bench
+    from evaluation.dataset import DatasetError
+    from nlu.errors import NluSetupError
+
+    settings = _settings()
+    try:
+        result = asyncio.run(
+            run_bench(settings, dev=dev, train_data=train_data, **_nlu_paths(settings))
+        )
+    except (DatasetError, NluSetupError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if output is not None:
+        output.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+    for name in ("tsunagu", "rasa_default"):
+        typer.echo(
+            f"{name}: "
+            + json.dumps(
+                {k: v for k, v in result[name].items() if k != "per_intent"}, ensure_ascii=False
+            )
+        )
+    typer.echo(f"macro_f1_gain: {result['macro_f1_gain']}")
+    typer.echo(f"full_to_parse_time_ratio: {result['full_to_parse_time_ratio']}")
+    if as_json:
+        typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="tsunagu")
+
+
+if __name__ == "__main__":
+    main()

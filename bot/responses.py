@@ -1,0 +1,143 @@
+"""Renders the bot's messages from ``bot/content/responses.yml`` and ``hotlines.yml``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.content_files import CONTENT_DIR, load_yaml
+from bot.errors import ContentError
+from bot.types import Reply, SafetyCategory, Urgency
+
+LANGUAGES = ("ja", "en")
+REQUIRED_KEYS = (
+    "greeting",
+    "goodbye",
+    "thanks",
+    "consumer_trouble",
+    "smartphone_help",
+    "out_of_scope",
+    "human_request",
+    "sensitive_followup",
+    "safety_emergency",
+    "hotlines_header",
+    "hotline_line",
+)
+
+
+@dataclass(frozen=True)
+class Hotline:
+    """One phone line, with the categories whose safety message lists it."""
+
+    hotline_id: str
+    number: str
+    name: dict[str, str]
+    hours: dict[str, str]
+    categories: frozenset[SafetyCategory]
+    emergency_only: bool
+    order: int
+
+
+class Responses:
+    """All reply texts and hotlines, validated at load time."""
+
+    def __init__(self, texts: dict[str, dict[str, Any]], hotlines: list[Hotline]) -> None:
+        """Use :meth:`load`; this constructor trusts its arguments."""
+        self._texts = texts
+        self.hotlines = hotlines
+
+    @classmethod
+    def load(cls, content_dir: Path = CONTENT_DIR) -> Responses:
+        """Reads and checks both files; missing texts or categories fail start-up."""
+        raw = load_yaml(content_dir / "responses.yml")
+        texts: dict[str, dict[str, Any]] = {}
+        for lang in LANGUAGES:
+            section = raw.get(lang)
+            if not isinstance(section, dict):
+                raise ContentError(f"responses.yml: missing language section {lang!r}")
+            missing = [k for k in REQUIRED_KEYS if not isinstance(section.get(k), str)]
+            safety = section.get("safety") or {}
+            missing += [f"safety.{c.value}" for c in SafetyCategory if not safety.get(c.value)]
+            if missing:
+                raise ContentError(f"responses.yml [{lang}]: missing {', '.join(missing)}")
+            texts[lang] = section
+        return cls(texts, _load_hotlines(content_dir / "hotlines.yml"))
+
+    def text(self, language: str, key: str) -> str:
+        """One reply text; unknown languages fall back to Japanese."""
+        return str(self._texts.get(language, self._texts["ja"])[key])
+
+    def quick_replies(self, language: str) -> tuple[str, ...]:
+        """The default quick-reply buttons (e.g. 「人と話す」)."""
+        section = self._texts.get(language, self._texts["ja"])
+        return tuple(section.get("quick_replies", {}).get("default", ()))
+
+    def hotlines_for(
+        self, categories: tuple[SafetyCategory, ...], urgency: Urgency
+    ) -> list[Hotline]:
+        """Hotlines relevant to any of ``categories``; 110/119 lines only when urgent."""
+        chosen = [
+            h
+            for h in self.hotlines
+            if h.categories & set(categories)
+            and (not h.emergency_only or urgency is Urgency.EMERGENCY)
+        ]
+        return sorted(chosen, key=lambda h: (h.order, h.hotline_id))
+
+    def safety_message(
+        self, language: str, categories: tuple[SafetyCategory, ...], urgency: Urgency
+    ) -> Reply:
+        """The message every escalated resident gets at once: care, emergency line, hotlines."""
+        lang = language if language in self._texts else "ja"
+        section = self._texts[lang]
+        lead = categories[0] if categories else SafetyCategory.SUICIDE
+        parts = [str(section["safety"][lead.value])]
+        if urgency is Urgency.EMERGENCY:
+            parts.append(str(section["safety_emergency"]))
+        parts.append(self.hotline_block(lang, categories, urgency))
+        return Reply(text="\n\n".join(parts), quick_replies=())
+
+    def hotline_block(
+        self, language: str, categories: tuple[SafetyCategory, ...], urgency: Urgency
+    ) -> str:
+        """The hotline list for ``categories`` in ``language``."""
+        section = self._texts.get(language, self._texts["ja"])
+        lines = [str(section["hotlines_header"])]
+        for hotline in self.hotlines_for(categories, urgency):
+            lines.append(
+                str(section["hotline_line"]).format(
+                    name=hotline.name.get(language, hotline.name["ja"]),
+                    number=hotline.number,
+                    hours=hotline.hours.get(language, hotline.hours["ja"]),
+                )
+            )
+        return "\n".join(lines)
+
+
+def _load_hotlines(path: Path) -> list[Hotline]:
+    raw = load_yaml(path).get("hotlines")
+    if not isinstance(raw, list) or not raw:
+        raise ContentError(f"{path}: 'hotlines' must be a non-empty list")
+    hotlines: list[Hotline] = []
+    for item in raw:
+        try:
+            hotline = Hotline(
+                hotline_id=str(item["id"]),
+                number=str(item["number"]),
+                name={str(k): str(v) for k, v in item["name"].items()},
+                hours={str(k): str(v) for k, v in item["hours"].items()},
+                categories=frozenset(SafetyCategory(c) for c in item["categories"]),
+                emergency_only=bool(item.get("emergency_only", False)),
+                order=int(item.get("order", 100)),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ContentError(f"{path}: bad hotline entry {item!r:.80}: {exc}") from exc
+        if "ja" not in hotline.name or "ja" not in hotline.hours:
+            raise ContentError(f"{path}: hotline {hotline.hotline_id} needs Japanese texts")
+        hotlines.append(hotline)
+    covered = set().union(*(h.categories for h in hotlines if not h.emergency_only))
+    uncovered = [c.value for c in SafetyCategory if c not in covered]
+    if uncovered:
+        raise ContentError(f"{path}: no non-emergency hotline for {', '.join(uncovered)}")
+    return hotlines

@@ -1,0 +1,1 @@
+"""Safety: the crisis lexicon and the per-message assessment that can only raise urgency."""

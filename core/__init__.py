@@ -1,0 +1,1 @@
+"""Process-wide foundations: typed configuration and privacy-preserving logging."""

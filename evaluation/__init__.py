@@ -1,0 +1,1 @@
+"""Evaluation and benchmark commands (``tsunagu eval …``, ``tsunagu bench …``)."""

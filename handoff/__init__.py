@@ -1,0 +1,1 @@
+"""Counselor handoff: the case queue (and, later, takeover and the counselor console)."""

@@ -1,0 +1,1 @@
+"""FAQ content and retrieval (built by the knowledge-base issue)."""

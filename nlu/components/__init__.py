@@ -1,0 +1,1 @@
+"""Custom Rasa components; loaded by the Rasa service (Python 3.10) only."""

@@ -1,0 +1,1 @@
+"""Persistence: the database, its models, and the one place message bodies are encrypted."""

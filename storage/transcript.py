@@ -1,0 +1,196 @@
+"""The only place message bodies are written and read.
+
+Bodies are encrypted with the conversation's data key before they touch the database, and
+decrypted only by :meth:`Transcript.read`, which first commits an audit record of who read
+what and why. Nothing else in the code base sees a ``body_ciphertext`` column.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.crypto import Keyring, decrypt_body, encrypt_body, new_data_key
+from storage.db import utcnow
+from storage.errors import ConversationShredded, StorageError
+from storage.models import AuditRecord, Conversation, ConversationKey, Message
+
+READER_ROLES = frozenset({"counselor", "supervisor", "admin", "system"})
+
+
+@dataclass(frozen=True)
+class MessageMeta:
+    """Allow-listed, text-free facts stored beside a body (for routing and analytics)."""
+
+    intent: str | None = None
+    confidence: float | None = None
+    urgency: int | None = None
+    escalate: bool | None = None
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TranscriptEntry:
+    """A decrypted message, handed only to audited readers."""
+
+    message_id: str
+    seq: int
+    direction: str
+    sender: str
+    created_at: datetime
+    text: str
+    hidden: bool
+
+
+class Transcript:
+    """Encrypts on append, audits then decrypts on read."""
+
+    def __init__(self, keyring: Keyring) -> None:
+        """Uses ``keyring`` to wrap and unwrap per-conversation data keys."""
+        self._keyring = keyring
+
+    async def _data_key(self, session: AsyncSession, conversation_id: str) -> tuple[bytes, int]:
+        row = await session.get(ConversationKey, conversation_id)
+        if row is None:
+            data_key = new_data_key()
+            wrapped, master_version = self._keyring.wrap(data_key, conversation_id)
+            session.add(
+                ConversationKey(
+                    conversation_id=conversation_id,
+                    wrapped_key=wrapped,
+                    master_version=master_version,
+                    key_version=1,
+                )
+            )
+            await session.flush()
+            return data_key, 1
+        if row.wrapped_key is None:
+            raise ConversationShredded(f"conversation {conversation_id} was shredded")
+        return (
+            self._keyring.unwrap(row.wrapped_key, conversation_id, row.master_version),
+            row.key_version,
+        )
+
+    async def append(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        *,
+        direction: str,
+        sender: str,
+        body: str,
+        meta: MessageMeta | None = None,
+    ) -> Message:
+        """Encrypts and stores one message, numbering it within its conversation."""
+        if direction not in ("in", "out"):
+            raise ValueError(f"direction must be 'in' or 'out', got {direction!r}")
+        meta = meta or MessageMeta()
+        data_key, key_version = await self._data_key(session, conversation.id)
+        message_id = str(uuid.uuid4())
+        seq = (
+            await session.scalar(
+                select(func.coalesce(func.max(Message.seq), 0)).where(
+                    Message.conversation_id == conversation.id
+                )
+            )
+            or 0
+        ) + 1
+        message = Message(
+            id=message_id,
+            conversation_id=conversation.id,
+            seq=seq,
+            direction=direction,
+            sender=sender,
+            body_ciphertext=encrypt_body(
+                data_key,
+                body,
+                conversation_id=conversation.id,
+                message_id=message_id,
+                key_version=key_version,
+            ),
+            key_version=key_version,
+            intent=meta.intent,
+            confidence=meta.confidence,
+            urgency=meta.urgency,
+            escalate=meta.escalate,
+            reasons=",".join(meta.reasons)[:500],
+        )
+        session.add(message)
+        conversation.message_count = seq
+        conversation.updated_at = utcnow()
+        await session.flush()
+        return message
+
+    async def read(
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        *,
+        actor: str,
+        role: str,
+        reason: str,
+        include_hidden: bool = False,
+    ) -> list[TranscriptEntry]:
+        """Writes the audit record, commits it, and only then decrypts the conversation."""
+        if role not in READER_ROLES:
+            raise PermissionError(f"role {role!r} may not read transcripts")
+        if not reason.strip():
+            raise ValueError("a transcript read needs a reason")
+        session.add(
+            AuditRecord(
+                actor=actor,
+                role=role,
+                conversation_id=conversation_id,
+                action="transcript.read",
+                reason=reason[:80],
+            )
+        )
+        # Commit so the audit record survives even if decryption or the caller fails later.
+        await session.commit()
+        data_key, _ = await self._data_key(session, conversation_id)
+        rows = (
+            await session.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id)
+                .order_by(Message.seq)
+            )
+        ).all()
+        entries: list[TranscriptEntry] = []
+        for row in rows:
+            if row.hidden and not include_hidden:
+                continue
+            entries.append(
+                TranscriptEntry(
+                    message_id=row.id,
+                    seq=row.seq,
+                    direction=row.direction,
+                    sender=row.sender,
+                    created_at=row.created_at,
+                    text=decrypt_body(
+                        data_key,
+                        row.body_ciphertext,
+                        conversation_id=conversation_id,
+                        message_id=row.id,
+                        key_version=row.key_version,
+                    ),
+                    hidden=row.hidden,
+                )
+            )
+        return entries
+
+    async def shred(self, session: AsyncSession, conversation_id: str) -> bool:
+        """Destroys the conversation's data key; returns False if it was already gone."""
+        row = await session.get(ConversationKey, conversation_id)
+        if row is None or row.wrapped_key is None:
+            return False
+        row.wrapped_key = None
+        row.shredded_at = utcnow()
+        await session.flush()
+        return True
+
+
+__all__ = ["MessageMeta", "StorageError", "Transcript", "TranscriptEntry"]

@@ -1,0 +1,56 @@
+"""The transcript on real SQLite and PostgreSQL: encrypted, audited reads, shredding."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from storage.conversations import get_or_open
+from storage.crypto import Keyring
+from storage.db import Database
+from storage.errors import ConversationShredded
+from storage.models import AuditRecord, Message
+from storage.transcript import Transcript
+
+
+async def test_append_read_audit_and_shred(database: Database, keyring: Keyring) -> None:
+    transcript = Transcript(keyring)
+    async with database.session() as s:
+        conv = await get_or_open(s, channel="web", user_key=uuid.uuid4().hex)
+        await transcript.append(s, conv, direction="in", sender="resident", body="相談です")
+        await transcript.append(s, conv, direction="out", sender="bot", body="はい")
+        conv_id = conv.id
+    async with database.sessions() as s:
+        with pytest.raises(PermissionError):
+            await transcript.read(s, conv_id, actor="x", role="resident", reason="r")
+        entries = await transcript.read(
+            s, conv_id, actor="counselor:1", role="counselor", reason="case"
+        )
+    assert [e.text for e in entries] == ["相談です", "はい"]
+    async with database.session() as s:
+        audits = (await s.scalars(select(AuditRecord))).all()
+        assert [(a.actor, a.action) for a in audits] == [("counselor:1", "transcript.read")]
+        assert await transcript.shred(s, conv_id)
+        assert not await transcript.shred(s, conv_id)  # idempotent
+    async with database.sessions() as s:
+        with pytest.raises(ConversationShredded):
+            await transcript.read(s, conv_id, actor="counselor:1", role="counselor", reason="case")
+    async with database.session() as s:
+        assert len((await s.scalars(select(Message))).all()) == 2  # metadata remains
+
+
+async def test_swapped_rows_fail_to_decrypt(database: Database, keyring: Keyring) -> None:
+    transcript = Transcript(keyring)
+    async with database.session() as s:
+        conv = await get_or_open(s, channel="web", user_key=uuid.uuid4().hex)
+        a = await transcript.append(s, conv, direction="in", sender="resident", body="A")
+        b = await transcript.append(s, conv, direction="in", sender="resident", body="B")
+        a.body_ciphertext, b.body_ciphertext = b.body_ciphertext, a.body_ciphertext
+        conv_id = conv.id
+    from storage.errors import DecryptionError
+
+    async with database.sessions() as s:
+        with pytest.raises(DecryptionError):
+            await transcript.read(s, conv_id, actor="c", role="counselor", reason="x")
