@@ -10,6 +10,7 @@ The time ratio compares Tsunagu's full per-message time (engine.handle) to the b
 from __future__ import annotations
 
 import contextlib
+import functools
 import tempfile
 import time
 import uuid
@@ -72,26 +73,19 @@ async def run_bench(
     """Trains (cached) and serves both models, and returns the side-by-side result."""
     rows = read_jsonl(dev or DEFAULT_DEV, MESSAGE_KEYS)
     data = train_data or TRAINING_DATA
-    async with running_nlu(
+    local_nlu = functools.partial(
+        running_nlu,
         configured_url=None,
-        name="baseline",
-        config=BASELINE_CONFIG,
         quiet=True,
         models_dir=models_dir,
         work_dir=work_dir,
         log_file=log_file,
         data=data,
-    ) as url:
+    )
+    async with local_nlu(name="baseline", config=BASELINE_CONFIG) as url:
         base_intents, base_latency = await _parse_all(url, rows)
 
-    async with running_nlu(
-        configured_url=None,
-        quiet=True,
-        models_dir=models_dir,
-        work_dir=work_dir,
-        log_file=log_file,
-        data=data,
-    ) as url:
+    async with local_nlu() as url:
         parse_intents, parse_latency = await _parse_all(url, rows)
         with tempfile.TemporaryDirectory(dir=settings.resolved_data_dir, prefix="bench-") as tmp:
             runtime = build_runtime(scratch_settings(settings, Path(tmp)), nlu_url=url)

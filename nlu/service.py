@@ -50,7 +50,7 @@ def rasa_executable() -> Path:
 
 def rasa_env(work_dir: Path) -> dict[str, str]:
     """Environment for Rasa subprocesses: our components importable, nothing written to $HOME."""
-    work_dir.mkdir(parents=True, exist_ok=True)
+    (work_dir / "tmp").mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
     env.update(
         PYTHONPATH=str(REPO_ROOT),
@@ -58,6 +58,8 @@ def rasa_env(work_dir: Path) -> dict[str, str]:
         MPLCONFIGDIR=str(work_dir / "matplotlib"),
         KERAS_HOME=str(work_dir / "keras"),
         HOME=str(work_dir / "home"),
+        # TensorFlow's autograph writes generated files to the temp dir; keep them with us.
+        TMPDIR=str(work_dir / "tmp"),
         TF_CPP_MIN_LOG_LEVEL="2",
         SQLALCHEMY_SILENCE_UBER_WARNING="1",
     )

@@ -29,26 +29,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def async_url(url: str) -> str:
-    """Maps a configured URL to its asyncio driver (aiosqlite, psycopg 3)."""
+def _with_driver(url: str, *, sqlite: str) -> str:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
-    if backend == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    drivers = {"sqlite": sqlite, "postgresql": "postgresql+psycopg"}
+    if backend not in drivers:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    return parsed.set(drivername=drivers[backend]).render_as_string(hide_password=False)
+
+
+def async_url(url: str) -> str:
+    """Maps a configured URL to its asyncio driver (aiosqlite, psycopg 3)."""
+    return _with_driver(url, sqlite="sqlite+aiosqlite")
 
 
 def sync_url(url: str) -> str:
-    """Maps a configured URL to its blocking driver, used by Alembic."""
-    parsed = make_url(url)
-    backend = parsed.get_backend_name()
-    if backend == "sqlite":
-        return parsed.set(drivername="sqlite").render_as_string(hide_password=False)
-    if backend == "postgresql":
-        return parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    raise ValueError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    """Maps a configured URL to its blocking driver, used by Alembic (psycopg 3 does both)."""
+    return _with_driver(url, sqlite="sqlite")
 
 
 def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
