@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -194,6 +195,58 @@ def bench_nlu(
     typer.echo(f"full_to_parse_time_ratio: {result['full_to_parse_time_ratio']}")
     if as_json:
         typer.echo(json.dumps(result, ensure_ascii=False))
+
+
+@cli.command("redact")
+def redact_cmd(
+    text: Annotated[
+        str | None, typer.Argument(help="Text to redact; stdin lines if omitted.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON lines.")] = False,
+) -> None:
+    """Redact Japanese PII (phones, 〒, e-mail, LINE ids, cards, My Number, accounts, dates…)."""
+    from privacy.redact import find_pii, redact_or_drop
+
+    lines = [text] if text is not None else [line.rstrip("\n") for line in sys.stdin]
+    for line in lines:
+        if as_json:
+            findings = [
+                {"start": f.start, "end": f.end, "entity": f.entity} for f in find_pii(line)
+            ]
+            typer.echo(
+                json.dumps(
+                    {"redacted": redact_or_drop(line), "findings": findings}, ensure_ascii=False
+                )
+            )
+        else:
+            typer.echo(redact_or_drop(line))
+
+
+@bench_cli.command("redact")
+def bench_redact(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
+    n: Annotated[int, typer.Option(help="Synthetic messages to generate.")] = 1200,
+    seed: Annotated[int, typer.Option(help="Corpus seed.")] = 20261121,
+) -> None:
+    """Recall per PII type and over-redaction on the synthetic Japanese PII corpus."""
+    from evaluation.bench_redact import run_bench
+
+    if n < 1:
+        typer.echo("error: --n must be at least 1", err=True)
+        raise typer.Exit(2)
+    result = run_bench(n=n, seed=seed)
+    _print_result(
+        result,
+        as_json,
+        [
+            "n",
+            "recall",
+            "structured_recall",
+            "over_redaction_rate",
+            "clean_messages_altered_rate",
+            "latency_ms",
+        ],
+    )
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from privacy.redact import mask_my_numbers
 from storage.crypto import Keyring, decrypt_body, encrypt_body, new_data_key
 from storage.db import utcnow
 from storage.errors import ConversationShredded, StorageError
@@ -85,7 +86,11 @@ class Transcript:
         body: str,
         meta: MessageMeta | None = None,
     ) -> Message:
-        """Encrypts and stores one message, numbering it within its conversation."""
+        """Encrypts and stores one message, numbering it within its conversation.
+
+        My Numbers (個人番号) are masked first: the law forbids keeping them without a
+        purpose, so not even the encrypted transcript holds one.
+        """
         if direction not in ("in", "out"):
             raise ValueError(f"direction must be 'in' or 'out', got {direction!r}")
         meta = meta or MessageMeta()
@@ -107,7 +112,7 @@ class Transcript:
             sender=sender,
             body_ciphertext=encrypt_body(
                 data_key,
-                body,
+                mask_my_numbers(body),
                 conversation_id=conversation.id,
                 message_id=message_id,
                 key_version=key_version,

@@ -54,3 +54,16 @@ async def test_swapped_rows_fail_to_decrypt(database: Database, keyring: Keyring
     async with database.sessions() as s:
         with pytest.raises(DecryptionError):
             await transcript.read(s, conv_id, actor="c", role="counselor", reason="x")
+
+
+async def test_my_number_is_masked_before_storage(database: Database, keyring: Keyring) -> None:
+    transcript = Transcript(keyring)
+    async with database.session() as s:
+        conv = await get_or_open(s, channel="web", user_key=uuid.uuid4().hex)
+        await transcript.append(
+            s, conv, direction="in", sender="resident", body="番号は1234 5678 9018です"
+        )
+        conv_id = conv.id
+    async with database.sessions() as s:
+        [entry] = await transcript.read(s, conv_id, actor="c", role="counselor", reason="x")
+    assert entry.text == "番号は[my_number]です"

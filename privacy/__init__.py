@@ -1,0 +1,1 @@
+"""Privacy: Japanese PII redaction and its synthetic evaluation corpus."""
