@@ -11,19 +11,9 @@ import time
 from typing import Any
 
 from evaluation.metrics import latency_summary
-from privacy.corpus import ENTITY_TYPES, generate
+from privacy.corpus import generate
+from privacy.entities import ENTITY_TYPES, STRUCTURED_TYPES
 from privacy.redact import find_pii
-
-STRUCTURED = (
-    "phone",
-    "postal_code",
-    "email",
-    "line_user_id",
-    "card_number",
-    "my_number",
-    "bank_account",
-    "birth_date",
-)
 
 
 def run_bench(n: int = 1200, seed: int = 20261121) -> dict[str, Any]:
@@ -51,13 +41,13 @@ def run_bench(n: int = 1200, seed: int = 20261121) -> dict[str, Any]:
             clean_messages += 1
             clean_altered += bool(findings)
     recall = {k: round(caught[k] / total[k], 4) if total[k] else None for k in ENTITY_TYPES}
-    structured_total = sum(total[k] for k in STRUCTURED)
+    structured_total = sum(total[k] for k in STRUCTURED_TYPES)
     return {
         "n": len(samples),
         "seed": seed,
         "entities": total,
         "recall": recall,
-        "structured_recall": round(sum(caught[k] for k in STRUCTURED) / structured_total, 4)
+        "structured_recall": round(sum(caught[k] for k in STRUCTURED_TYPES) / structured_total, 4)
         if structured_total
         else None,
         "over_redaction_rate": round(decoys_hit / decoys, 4) if decoys else 0.0,

@@ -25,18 +25,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
-ENTITY_TYPES = (
-    "phone",
-    "postal_code",
-    "email",
-    "line_user_id",
-    "card_number",
-    "my_number",
-    "bank_account",
-    "birth_date",
-    "address",
-    "person_name",
-)
+from privacy.entities import ENTITY_TYPES
 
 
 @dataclass(frozen=True)

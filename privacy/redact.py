@@ -23,18 +23,6 @@ import yaml
 logger = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
-ENTITY_TYPES = (
-    "phone",
-    "postal_code",
-    "email",
-    "line_user_id",
-    "card_number",
-    "my_number",
-    "bank_account",
-    "birth_date",
-    "address",
-    "person_name",
-)
 DROPPED = "[削除: 個人情報の確認に失敗]"
 
 _HYPHENS = "-‐‑‒–—―−ーｰ－─━"

@@ -12,6 +12,17 @@ from nlu.service import RasaProcess, free_port, model_fingerprint, train, url_is
 from tests.conftest import TEST_CACHE, fixture_training_data
 
 
+def fixture_model() -> Path:
+    """The fixture model the rasa_url fixture trains (cached)."""
+    return train(
+        models_dir=TEST_CACHE / "models",
+        work_dir=TEST_CACHE / "work",
+        data=fixture_training_data(),
+        name="fixture",
+        quiet=True,
+    )
+
+
 def test_fingerprint_changes_with_training_data(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -27,26 +38,14 @@ def test_fingerprint_changes_with_training_data(tmp_path: Path) -> None:
 def test_cached_model_is_not_retrained(rasa_url: str) -> None:
     # rasa_url already trained the fixture model; a second call must return at once.
     started = time.perf_counter()
-    model = train(
-        models_dir=TEST_CACHE / "models",
-        work_dir=TEST_CACHE / "work",
-        data=fixture_training_data(),
-        name="fixture",
-        quiet=True,
-    )
+    model = fixture_model()
     assert model.exists()
     assert time.perf_counter() - started < 5
 
 
 @pytest.mark.rasa
 async def test_supervisor_restarts_a_killed_rasa(rasa_url: str, tmp_path: Path) -> None:
-    model = train(
-        models_dir=TEST_CACHE / "models",
-        work_dir=TEST_CACHE / "work",
-        data=fixture_training_data(),
-        name="fixture",
-        quiet=True,
-    )
+    model = fixture_model()
     process = RasaProcess(
         model=model, port=free_port(), work_dir=TEST_CACHE / "work", log_file=tmp_path / "rasa.log"
     )

@@ -10,7 +10,8 @@ from collections import Counter
 
 import pytest
 
-from privacy.corpus import ENTITY_TYPES, Sample, Span, generate, to_jsonl
+from privacy.corpus import Sample, Span, generate, to_jsonl
+from privacy.entities import ENTITY_TYPES
 
 
 @pytest.fixture(scope="module")
