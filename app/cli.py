@@ -205,21 +205,16 @@ def redact_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print findings as JSON lines.")] = False,
 ) -> None:
     """Redact Japanese PII (phones, 〒, e-mail, LINE ids, cards, My Number, accounts, dates…)."""
-    from privacy.redact import find_pii, redact_or_drop
+    from privacy.redact import redact_with_findings
 
     lines = [text] if text is not None else [line.rstrip("\n") for line in sys.stdin]
     for line in lines:
+        redacted, findings = redact_with_findings(line)
         if as_json:
-            findings = [
-                {"start": f.start, "end": f.end, "entity": f.entity} for f in find_pii(line)
-            ]
-            typer.echo(
-                json.dumps(
-                    {"redacted": redact_or_drop(line), "findings": findings}, ensure_ascii=False
-                )
-            )
+            spans = [{"start": f.start, "end": f.end, "entity": f.entity} for f in findings]
+            typer.echo(json.dumps({"redacted": redacted, "findings": spans}, ensure_ascii=False))
         else:
-            typer.echo(redact_or_drop(line))
+            typer.echo(redacted)
 
 
 @bench_cli.command("redact")

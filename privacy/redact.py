@@ -103,16 +103,20 @@ def luhn_is_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
+def _digits(text: str) -> str:
+    return re.sub(r"\D", "", text)
+
+
 @lru_cache(maxsize=1)
 def _public_numbers() -> frozenset[str]:
     data = yaml.safe_load((DATA_DIR / "public_numbers.yml").read_text(encoding="utf-8"))
-    return frozenset(re.sub(r"\D", "", str(n)) for n in data["numbers"])
+    return frozenset(_digits(str(n)) for n in data["numbers"])
 
 
 @lru_cache(maxsize=1)
-def _not_names() -> frozenset[str]:
+def _not_names() -> tuple[str, ...]:
     lines = (DATA_DIR / "not_names.txt").read_text(encoding="utf-8").splitlines()
-    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
 @lru_cache(maxsize=1)
@@ -120,10 +124,6 @@ def _surnames() -> tuple[str, ...]:
     lines = (DATA_DIR / "surnames.txt").read_text(encoding="utf-8").splitlines()
     names = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     return tuple(sorted(names, key=len, reverse=True))
-
-
-def _digits(text: str) -> str:
-    return re.sub(r"\D", "", text)
 
 
 # --- patterns -------------------------------------------------------------------------------
@@ -235,15 +235,16 @@ def _card_ok(match: re.Match[str], text: str) -> bool:
     return bool(_CARD_CONTEXT.search(text[max(0, match.start() - 20) : match.start()]))
 
 
+def _my_number_spans(text: str) -> Iterator[tuple[int, int]]:
+    return _spans(_MY_NUMBER, text, lambda m: my_number_is_valid(_digits(m.group())))
+
+
 def _find_normalised(text: str) -> list[tuple[int, int, str]]:
-    """All findings on normalised text, most specific entity first."""
+    """All findings on normalised text, possibly overlapping (see :func:`_merge`)."""
     found: list[tuple[int, int, str]] = []
     found += [(s, e, "line_user_id") for s, e in _spans(_LINE_ID, text)]
     found += [(s, e, "email") for s, e in _spans(_EMAIL, text)]
-    found += [
-        (s, e, "my_number")
-        for s, e in _spans(_MY_NUMBER, text, lambda m: my_number_is_valid(_digits(m.group())))
-    ]
+    found += [(s, e, "my_number") for s, e in _my_number_spans(text)]
     found += [(s, e, "card_number") for s, e in _spans(_CARD, text, lambda m: _card_ok(m, text))]
     found += [(s, e, "phone") for s, e in _spans(_PHONE, text, _phone_ok)]
     found += [(s, e, "postal_code") for s, e in _spans(_POSTAL, text)]
@@ -264,6 +265,7 @@ def _find_normalised(text: str) -> list[tuple[int, int, str]]:
 
 def _names(text: str) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
+    not_names = _not_names()
     patterns = (
         _NAME_INTRO,
         _HONORIFIC,
@@ -276,8 +278,8 @@ def _names(text: str) -> list[tuple[int, int, str]]:
     for pattern in patterns:
         for match in pattern.finditer(text):
             name = match.group("name").strip()
-            not_names = _not_names()
-            if name and name not in not_names and not name.endswith(tuple(not_names)):
+            # endswith covers exact matches too (お母, 相談員 …).
+            if name and not name.endswith(not_names):
                 found.append((match.start("name"), match.end("name"), "person_name"))
     for surname in _surnames():
         for match in re.finditer(rf"{re.escape(surname)}(?:[\s　]?{_GIVEN})?", text):
@@ -286,7 +288,11 @@ def _names(text: str) -> list[tuple[int, int, str]]:
 
 
 def _merge(found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
-    """Keeps the first (most specific) of overlapping findings, extended to cover the overlap."""
+    """Joins overlapping findings into one that covers them all.
+
+    The label is that of the finding starting first (the longest, on a tie): what matters
+    for privacy is that every character is covered, not which label wins.
+    """
     merged: list[tuple[int, int, str]] = []
     for start, end, entity in sorted(found, key=lambda f: (f[0], -(f[1] - f[0]))):
         if merged and start < merged[-1][1]:
@@ -300,36 +306,42 @@ def _merge(found: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
 def find_pii(text: str) -> list[Finding]:
     """Every PII finding in ``text``, with offsets into ``text`` itself."""
     norm = normalise(text)
-    findings = []
-    for start, end, entity in _merge(_find_normalised(norm.text)):
-        raw_start, raw_end = norm.span(start, end)
-        findings.append(Finding(raw_start, raw_end, entity))
-    return findings
+    return [
+        Finding(*norm.span(start, end), entity)
+        for start, end, entity in _merge(_find_normalised(norm.text))
+    ]
+
+
+def _replace(text: str, findings: list[Finding]) -> str:
+    """Replaces each (non-overlapping) finding with ``[entity]``."""
+    out = text
+    for finding in sorted(findings, key=lambda f: f.start, reverse=True):
+        out = f"{out[: finding.start]}[{finding.entity}]{out[finding.end :]}"
+    return out
 
 
 def redact(text: str) -> str:
     """Replaces each finding with ``[entity]`` (e.g. ``[phone]``)."""
-    out = text
-    for finding in sorted(find_pii(text), key=lambda f: f.start, reverse=True):
-        out = f"{out[: finding.start]}[{finding.entity}]{out[finding.end :]}"
-    return out
+    return _replace(text, find_pii(text))
 
 
 def mask_my_numbers(text: str) -> str:
     """Masks only valid My Numbers (before anything is stored, transcript included)."""
     norm = normalise(text)
-    out = text
-    spans = _spans(_MY_NUMBER, norm.text, lambda m: my_number_is_valid(_digits(m.group())))
-    for start, end in sorted(spans, reverse=True):
-        raw_start, raw_end = norm.span(start, end)
-        out = f"{out[:raw_start]}[my_number]{out[raw_end:]}"
-    return out
+    findings = [Finding(*norm.span(s, e), "my_number") for s, e in _my_number_spans(norm.text)]
+    return _replace(text, findings)
+
+
+def redact_with_findings(text: str) -> tuple[str, list[Finding]]:
+    """Fail closed: the redacted text and its findings, or a placeholder and no findings."""
+    try:
+        findings = find_pii(text)
+        return _replace(text, findings), findings
+    except Exception as exc:  # any failure must not let raw text through
+        logger.error("redaction failed: %s", type(exc).__name__)
+        return DROPPED, []
 
 
 def redact_or_drop(text: str) -> str:
     """Fail closed: the redacted text, or a placeholder if redaction itself failed."""
-    try:
-        return redact(text)
-    except Exception as exc:  # any failure must not let raw text through
-        logger.error("redaction failed: %s", type(exc).__name__)
-        return DROPPED
+    return redact_with_findings(text)[0]
