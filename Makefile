@@ -10,15 +10,28 @@ APP_TEST_STAMP := $(APP_VENV)/.installed-test
 NLU_STAMP := $(NLU_VENV)/.installed
 NLU_TEST_STAMP := $(NLU_VENV)/.installed-test
 PIP_FLAGS := --disable-pip-version-check --progress-bar off -q
+# The web widget's browser tests drive Debian's Chromium (Playwright's own browser download
+# cannot work offline); `make test` installs it once, only when it is missing.
+CHROMIUM := /usr/bin/chromium
+# The knowledge base's Japanese sentence-transformers model is distilled offline (~1-2 min on
+# 2 cores) into var/kb/models/<hash of its inputs>/; the stamp skips even the hash check.
+KB_STAMP := var/kb/.model-stamp
+KB_INPUTS := $(shell find knowledge/content nlu/data/intents -name '*.yml' 2>/dev/null) \
+	$(wildcard knowledge/embedding/*.py) knowledge/text.py knowledge/content_loader.py
 
-.PHONY: run test model lint app-venv nlu-venv clean-venvs
+.PHONY: run test model kb-model lint audit app-venv nlu-venv clean-venvs
 
-run: app-venv nlu-venv model ## Install everything, train the NLU model if stale, start the system.
+run: app-venv nlu-venv model kb-model ## Install everything, train the NLU model if stale, start the system.
 	$(APP_VENV)/bin/tsunagu serve
 
-test: $(APP_TEST_STAMP) $(NLU_TEST_STAMP) lint ## Install test dependencies and run the whole suite.
+test: $(APP_TEST_STAMP) $(NLU_TEST_STAMP) $(CHROMIUM) $(KB_STAMP) lint audit ## Install test dependencies and run the whole suite.
 	$(NLU_VENV)/bin/python -m pytest -c tests/nlu/components/pytest.ini tests/nlu/components
-	$(APP_VENV)/bin/python -m pytest
+	TSUNAGU_REQUIRE_BROWSER=1 $(APP_VENV)/bin/python -m pytest
+
+# pip-audit over the app venv; prints a SKIPPED banner (exit 0) when its vulnerability
+# service is unreachable (see scripts/dependency_audit.py for why that happens here).
+audit: $(APP_TEST_STAMP)
+	$(APP_VENV)/bin/python scripts/dependency_audit.py
 
 lint: $(APP_TEST_STAMP)
 	$(APP_VENV)/bin/ruff check .
@@ -28,12 +41,20 @@ lint: $(APP_TEST_STAMP)
 model: app-venv nlu-venv
 	$(APP_VENV)/bin/tsunagu nlu train
 
+kb-model: $(KB_STAMP)
+
+$(KB_STAMP): $(APP_STAMP) $(KB_INPUTS)
+	$(APP_VENV)/bin/tsunagu kb build-model
+	mkdir -p $(dir $@) && touch $@
+
 app-venv: $(APP_STAMP)
 nlu-venv: $(NLU_STAMP)
 
 $(APP_STAMP): pyproject.toml scripts/find-python.sh
 	test -x $(APP_VENV)/bin/python || "$$(scripts/find-python.sh 3.11)" -m venv $(APP_VENV)
 	$(APP_VENV)/bin/python -m pip install $(PIP_FLAGS) --upgrade pip
+	# torch first and pinned (pyproject has torch==2.13.0): the local CPU wheel, never CUDA.
+	$(APP_VENV)/bin/python -m pip install $(PIP_FLAGS) torch==2.13.0
 	$(APP_VENV)/bin/python -m pip install $(PIP_FLAGS) -e .
 	touch $@
 
@@ -51,6 +72,11 @@ $(NLU_STAMP): nlu/requirements.lock scripts/find-python.sh
 $(NLU_TEST_STAMP): $(NLU_STAMP)
 	$(NLU_VENV)/bin/python -m pip install $(PIP_FLAGS) "pytest>=8,<9"
 	touch $@
+
+$(CHROMIUM):
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium \
+	  || (apt-get update -q && \
+	      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium)
 
 clean-venvs:
 	rm -rf $(APP_VENV) $(NLU_VENV)

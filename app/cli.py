@@ -5,11 +5,15 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from app.kb_cli import register as register_kb_commands
+from app.line_cli import line_cli
+from app.privacy_cli import register as register_privacy_commands
 from core.config import Settings, get_settings
 from core.logging import configure_logging
 
@@ -22,6 +26,7 @@ bench_cli = typer.Typer(help="Speed and quality benchmarks (write JSON).", no_ar
 cli.add_typer(nlu_cli, name="nlu")
 cli.add_typer(eval_cli, name="eval")
 cli.add_typer(bench_cli, name="bench")
+cli.add_typer(line_cli, name="line")
 
 
 def _settings() -> Settings:
@@ -64,7 +69,7 @@ def serve(
     import uvicorn
 
     from app.main import create_app
-    from app.wiring import build_runtime
+    from app.wiring import build_runtime, load_knowledge
     from nlu.errors import NluSetupError
     from nlu.service import RasaProcess, train, url_is_ready
 
@@ -86,10 +91,18 @@ def serve(
             log_file=paths["log_file"],
         )
         nlu_url = process.url
-    runtime = build_runtime(settings, nlu_url=nlu_url)
+    runtime = build_runtime(settings, nlu_url=nlu_url, knowledge=load_knowledge(settings))
     app = create_app(runtime, nlu_process=process)
     typer.echo(f"Tsunagu is running at http://{bind_host}:{bind_port}/  (NLU: {nlu_url})")
-    uvicorn.run(app, host=bind_host, port=bind_port, log_config=None)
+    uvicorn.run(
+        app,
+        host=bind_host,
+        port=bind_port,
+        log_config=None,
+        # WebSocket frames obey the same size limit as request bodies; no server banner.
+        ws_max_size=settings.max_body_bytes,
+        server_header=False,
+    )
 
 
 @nlu_cli.command("train")
@@ -154,6 +167,93 @@ def eval_messages(
             "missed_escalations",
             "latency_ms",
             "nlu_unavailable",
+        ],
+    )
+
+
+def _evaluate_with_nlu(
+    evaluate: Callable[[Settings, str, Path], Awaitable[dict[str, Any]]],
+    file: Path,
+    check: Callable[[Path], object],
+) -> dict[str, Any]:
+    """Runs ``evaluate`` against a ready Rasa (configured, or trained and started locally).
+
+    ``check`` reads the file first, so a typo fails before any model is trained or loaded.
+    """
+    from evaluation.dataset import DatasetError
+    from nlu.errors import NluSetupError
+    from nlu.service import running_nlu
+
+    settings = _settings()
+    try:
+        check(file)
+    except DatasetError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+    async def run() -> dict[str, Any]:
+        paths = _nlu_paths(settings)
+        async with running_nlu(
+            configured_url=settings.nlu_url,
+            quiet=True,
+            models_dir=paths["models_dir"],
+            work_dir=paths["work_dir"],
+            log_file=paths["log_file"],
+        ) as url:
+            return await evaluate(settings, url, file)
+
+    try:
+        return asyncio.run(run())
+    except (DatasetError, NluSetupError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+
+
+@eval_cli.command("kb")
+def eval_kb(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help='JSON lines: {"query", "answer_must_contain_any": [...], '
+            '"answer_must_contain_all": [...] (optional)}.'
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
+) -> None:
+    """Answer quality: each query as a fresh conversation; the reply must contain the words."""
+    from evaluation.kb_answers import evaluate_kb, read_kb_rows
+
+    result = _evaluate_with_nlu(evaluate_kb, file, read_kb_rows)
+    _print_result(result, as_json, ["n", "accuracy", "failures", "handoffs", "latency_ms"])
+
+
+@eval_cli.command("dialogues")
+def eval_dialogues(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help='JSON lines: {"turns": [...], "handoff": bool, "handoff_by_turn": int|null} '
+            "(handoff_by_turn is 1-based)."
+        ),
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
+) -> None:
+    """Whole conversations: a person is brought in when needed, in time, and only then."""
+    from evaluation.dialogues import evaluate_dialogues, read_dialogues
+
+    result = _evaluate_with_nlu(evaluate_dialogues, file, read_dialogues)
+    _print_result(
+        result,
+        as_json,
+        [
+            "n",
+            "handoff_correct_rate",
+            "late_handoffs",
+            "missed_handoffs",
+            "false_handoffs",
+            "turn_latency_ms",
+            "reply_check_rate",
+            "failures",
         ],
     )
 
@@ -242,6 +342,85 @@ def bench_redact(
             "latency_ms",
         ],
     )
+
+
+@cli.command()
+def worker() -> None:
+    """Run only the inbox/outbox workers (no HTTP), for deployments that split the roles."""
+    from app.wiring import build_runtime
+    from channels.runner import start_workers
+
+    settings = _settings()
+    if not settings.nlu_url:
+        typer.echo("error: set TSUNAGU_NLU_URL to the running NLU service", err=True)
+        raise typer.Exit(2)
+    runtime = build_runtime(settings, nlu_url=settings.nlu_url)
+
+    async def run() -> None:
+        tasks = start_workers(runtime)
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            await runtime.aclose()
+
+    typer.echo("Tsunagu workers are running (inbox and LINE outbox).")
+    asyncio.run(run())
+
+
+@bench_cli.command("webhook")
+def bench_webhook(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object last.")] = False,
+    events: Annotated[int, typer.Option(help="Signed events to send.")] = 10_000,
+    users: Annotated[int, typer.Option(help="Distinct residents sending them.")] = 500,
+    concurrency: Annotated[int, typer.Option(help="Parallel webhook requests.")] = 32,
+    database_url: Annotated[
+        str | None, typer.Option(help="Database for both workers (default: scratch SQLite).")
+    ] = None,
+) -> None:
+    """Two app workers + LINE stand-in, one worker killed mid-run: loss, duplicates, latency."""
+    from evaluation.bench_webhook import run_bench
+    from nlu.service import running_nlu
+
+    if events < 10 or users < 1 or concurrency < 1:
+        typer.echo("error: need --events >= 10, --users >= 1, --concurrency >= 1", err=True)
+        raise typer.Exit(2)
+    settings = _settings()
+
+    async def run() -> dict[str, Any]:
+        paths = _nlu_paths(settings)
+        async with running_nlu(
+            configured_url=settings.nlu_url,
+            quiet=True,
+            models_dir=paths["models_dir"],
+            work_dir=paths["work_dir"],
+            log_file=paths["log_file"],
+        ) as url:
+            return await run_bench(
+                events=events,
+                users=users,
+                concurrency=concurrency,
+                database_url=database_url,
+                nlu_url=url,
+            )
+
+    result = asyncio.run(run())
+    _print_result(
+        result,
+        as_json,
+        [
+            "events",
+            "events_lost",
+            "replies_lost",
+            "duplicated_replies",
+            "ack_ms",
+            "processing_ms",
+            "throughput_events_per_s",
+        ],
+    )
+
+
+register_privacy_commands(cli, _settings)
+register_kb_commands(cli, bench_cli, _settings)
 
 
 def main() -> None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from app import ops_routes
 from app.deps import RuntimeDep
+from app.security import install_security
 from app.wiring import Runtime
 from bot.errors import BotError
 from channels import web
+from channels.line import webhook as line_webhook
+from channels.runner import start_workers
 from nlu.service import RasaProcess
 from storage.errors import StorageError
 
@@ -25,16 +31,28 @@ def create_app(runtime: Runtime, *, nlu_process: RasaProcess | None = None) -> F
         if nlu_process is not None:
             # Not awaited to readiness: the safety layer answers while Rasa loads.
             await nlu_process.start(wait=False)
+        tasks = start_workers(runtime) if runtime.settings.run_workers else []
         try:
             yield
         finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
             if nlu_process is not None:
                 await nlu_process.stop()
             await runtime.aclose()
 
     app = FastAPI(title="Tsunagu", version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
+    install_security(app, runtime.settings)
     app.include_router(web.router)
+    app.include_router(line_webhook.router)
+    app.include_router(ops_routes.router)
+
+    @app.get("/metrics", tags=["ops"], include_in_schema=False)
+    async def metrics() -> Response:
+        """Prometheus metrics: counts and latencies only (no text, no user ids)."""
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", tags=["ops"])
     async def healthz(rt: RuntimeDep) -> dict[str, object]:

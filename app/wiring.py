@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
 
+from bot.channel_events import ChannelEvents
 from bot.engine import Engine, EngineDeps
+from bot.flows.guide_flow import FlowLimits
 from bot.responses import Responses
 from bot.safety.assessment import SafetyAssessor
 from bot.safety.lexicon import CrisisLexicon
+from channels.line.api import LineApi
 from core.config import Settings
 from handoff.queue import PoolRouter
+from knowledge.types import KnowledgeSource
 from nlu.client import NluClient, RasaClient
+from storage.crypto import Keyring
 from storage.db import Database
 from storage.keys import load_keyring, load_pepper
 from storage.transcript import Transcript
@@ -24,16 +31,50 @@ class Runtime:
     database: Database
     nlu: NluClient
     engine: Engine
+    keyring: Keyring
+    pepper: bytes
+    transcript: Transcript
+    channel_events: ChannelEvents
+    workers: list[Any] = field(default_factory=list)
+    line_api: LineApi | None = None
+    knowledge: KnowledgeSource | None = None
+
+    def wake_workers(self) -> None:
+        """Tells this process's workers there is new work (others find it by polling)."""
+        for worker in self.workers:
+            worker.wake()
 
     async def aclose(self) -> None:
-        """Closes the NLU client and the database pool."""
+        """Closes the NLU client, the LINE client and the database pool."""
         close = getattr(self.nlu, "aclose", None)
         if close is not None:
             await close()
+        if self.line_api is not None:
+            await self.line_api.aclose()
         await self.database.dispose()
 
 
-def build_runtime(settings: Settings, *, nlu_url: str, nlu: NluClient | None = None) -> Runtime:
+def load_knowledge(settings: Settings) -> KnowledgeSource:
+    """The FAQ and guide knowledge base (builds the embedding model on first use; slow once).
+
+    ``tsunagu serve`` and the conversation evals pass it to :func:`build_runtime`; without
+    it the bot answers from the intent templates only.
+    """
+    from knowledge.base import KbPaths, KnowledgeBase
+
+    paths = KbPaths.from_settings(settings)
+    if settings.kb_model_dir is not None:
+        paths = replace(paths, model_cache=settings.kb_model_dir.expanduser().resolve())
+    return KnowledgeBase.load(settings, paths=paths)
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    nlu_url: str,
+    nlu: NluClient | None = None,
+    knowledge: KnowledgeSource | None = None,
+) -> Runtime:
     """Loads content, keys and the database (migrated), and wires the engine.
 
     Blocking (migrations, file reads): call before the event loop serves requests.
@@ -41,16 +82,33 @@ def build_runtime(settings: Settings, *, nlu_url: str, nlu: NluClient | None = N
     database = Database(settings.resolved_database_url)
     database.migrate()
     client: NluClient = nlu or RasaClient(nlu_url, timeout_seconds=settings.nlu_timeout_seconds)
-    engine = Engine(
-        EngineDeps(
-            database=database,
-            transcript=Transcript(load_keyring(settings)),
-            nlu=client,
-            assessor=SafetyAssessor(CrisisLexicon.load()),
-            responses=Responses.load(),
-            router=PoolRouter.load(),
-            pepper=load_pepper(settings),
-            nlu_timeout_seconds=settings.nlu_timeout_seconds,
-        )
+    keyring = load_keyring(settings)
+    pepper = load_pepper(settings)
+    transcript = Transcript(keyring)
+    deps = EngineDeps(
+        database=database,
+        transcript=transcript,
+        nlu=client,
+        assessor=SafetyAssessor(CrisisLexicon.load()),
+        responses=Responses.load(),
+        router=PoolRouter.load(),
+        pepper=pepper,
+        nlu_timeout_seconds=settings.nlu_timeout_seconds,
+        knowledge=knowledge,
+        flow_limits=FlowLimits(
+            resume_after=timedelta(minutes=settings.flow_resume_after_minutes),
+            expire_after=timedelta(hours=settings.flow_expire_after_hours),
+        ),
     )
-    return Runtime(settings=settings, database=database, nlu=client, engine=engine)
+    engine = Engine(deps)
+    return Runtime(
+        settings=settings,
+        database=database,
+        nlu=client,
+        engine=engine,
+        keyring=keyring,
+        pepper=pepper,
+        transcript=transcript,
+        channel_events=ChannelEvents(deps),
+        knowledge=knowledge,
+    )

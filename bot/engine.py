@@ -10,8 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.answering import Answerer
+from bot.data_requests import DataRequest, DataRequests
+from bot.flows.controls import FlowControls, default_controls
+from bot.flows.guide_flow import FlowLimits
 from bot.language import detect_language
 from bot.policy import Action, ConversationState, Decision, decide, next_state
 from bot.responses import Responses
@@ -27,11 +33,13 @@ from bot.types import (
 )
 from core.logging import log_event
 from handoff.queue import PoolRouter, enqueue
+from knowledge.types import KnowledgeSource
 from nlu.client import NluClient
 from nlu.errors import NluUnavailable
+from privacy.erasure import erase_conversation
 from storage.conversations import get_or_open
 from storage.crypto import user_key
-from storage.db import Database
+from storage.db import Database, utcnow
 from storage.models import Conversation
 from storage.transcript import MessageMeta, Transcript
 
@@ -50,6 +58,10 @@ class EngineDeps:
     router: PoolRouter
     pepper: bytes
     nlu_timeout_seconds: float = 2.0
+    # FAQ answers and step-by-step guides; None keeps the intent templates only.
+    knowledge: KnowledgeSource | None = None
+    flow_limits: FlowLimits = field(default_factory=FlowLimits)
+    flow_controls: FlowControls = field(default_factory=default_controls)
 
 
 class Engine:
@@ -58,6 +70,10 @@ class Engine:
     def __init__(self, deps: EngineDeps) -> None:
         """Keeps the collaborators; no I/O happens here."""
         self._d = deps
+        self._data_requests = DataRequests.load()
+        self._answers = Answerer(
+            deps.responses, deps.knowledge, deps.flow_controls, deps.flow_limits
+        )
 
     async def classify(self, text: str) -> NluResult:
         """Asks the NLU service, giving up after the timeout; never raises."""
@@ -72,53 +88,95 @@ class Engine:
         """The per-message safety verdict (exposed for evaluation)."""
         return self._d.assessor.assess(text, nlu)
 
-    async def handle(self, message: IncomingMessage) -> TurnResult:
-        """Processes one resident message end to end and returns what to send back."""
+    def external_ref(self, channel: str, external_id: str | None) -> str | None:
+        """Keyed pseudonym of a channel's message id (so ``unsend`` can find the message)."""
+        return user_key(self._d.pepper, f"{channel}-msg", external_id) if external_id else None
+
+    async def handle(
+        self, message: IncomingMessage, *, session: AsyncSession | None = None
+    ) -> TurnResult:
+        """Processes one resident message end to end and returns what to send back.
+
+        With ``session`` the turn joins the caller's transaction (the inbox worker commits
+        the turn, its outbox messages and the event's completion together); without it the
+        turn commits on its own.
+        """
         started = time.perf_counter()
         if not message.text.strip():
             raise ValueError("empty message text")
+        # Classified before any transaction opens: NLU may take up to its timeout.
         nlu = await self.classify(message.text)
         assessment = self.assess(message.text, nlu)
         language = detect_language(message.text, message.language_hint)
-        resident_key = user_key(self._d.pepper, message.channel, message.user_ref)
+        if session is not None:
+            return await self._turn(session, message, assessment, language, started)
+        async with self._d.database.session() as own:
+            return await self._turn(own, message, assessment, language, started)
 
-        async with self._d.database.session() as session:
-            conversation = await get_or_open(
-                session, channel=message.channel, user_key=resident_key, language=language
+    async def _turn(
+        self,
+        session: AsyncSession,
+        message: IncomingMessage,
+        assessment: Assessment,
+        language: str,
+        started: float,
+    ) -> TurnResult:
+        resident_key = user_key(self._d.pepper, message.channel, message.user_ref)
+        conversation = await get_or_open(
+            session, channel=message.channel, user_key=resident_key, language=language
+        )
+        # "Delete my data" (never when the message reads as a crisis, never mid-takeover).
+        request = None if assessment.categories else self._data_requests.match(message.text)
+        if request is not None and conversation.owner == "bot":
+            return await self._data_request(
+                session, conversation, message, request, assessment, language
             )
-            before = _state_of(conversation)
-            decision = decide(before, assessment)
+        # A bare button word in a guide (「できた」) means the button, unless the lexicon fired.
+        assessment = self._answers.in_context(assessment, message.text, conversation.flow_state)
+        before = state_of(conversation)
+        decision = decide(before, assessment)
+        await self._d.transcript.append(
+            session,
+            conversation,
+            direction="in",
+            sender="resident",
+            body=message.text,
+            meta=MessageMeta(
+                intent=assessment.intent,
+                confidence=assessment.confidence,
+                urgency=int(assessment.urgency),
+                escalate=assessment.escalate,
+                reasons=assessment.reasons,
+            ),
+            external_ref=self.external_ref(message.channel, message.external_id),
+        )
+        _apply_state(conversation, next_state(before, assessment), assessment, language)
+        # Guides and knowledge-base answers; safety decisions pass through untouched.
+        answer = self._answers.respond(
+            decision, assessment, message.text, language, conversation.flow_state, utcnow()
+        )
+        decision, conversation.flow_state = answer.decision, answer.flow_state
+        case_id: str | None = None
+        if decision.enqueue or (before.owner == "bot" and before.sensitive):
+            routed = self._d.router.pool_for([c.value for c in decision.categories])
+            case = await enqueue(
+                session=session,
+                conversation_id=conversation.id,
+                urgency=int(decision.urgency),
+                pool=answer.pool or routed,
+                reasons=assessment.reasons,
+            )
+            case_id = case.id
+        replies = (
+            list(answer.replies)
+            if answer.replies is not None
+            else self._render(decision, assessment, language)
+        )
+        for reply in replies:
             await self._d.transcript.append(
-                session,
-                conversation,
-                direction="in",
-                sender="resident",
-                body=message.text,
-                meta=MessageMeta(
-                    intent=assessment.intent,
-                    confidence=assessment.confidence,
-                    urgency=int(assessment.urgency),
-                    escalate=assessment.escalate,
-                    reasons=assessment.reasons,
-                ),
+                session, conversation, direction="out", sender="bot", body=reply.text
             )
-            _apply_state(conversation, next_state(before, assessment), assessment, language)
-            case_id: str | None = None
-            if decision.enqueue or (before.owner == "bot" and before.sensitive):
-                case = await enqueue(
-                    session=session,
-                    conversation_id=conversation.id,
-                    urgency=int(decision.urgency),
-                    pool=self._d.router.pool_for([c.value for c in decision.categories]),
-                    reasons=assessment.reasons,
-                )
-                case_id = case.id
-            replies = self._render(decision, assessment, language)
-            for reply in replies:
-                await self._d.transcript.append(
-                    session, conversation, direction="out", sender="bot", body=reply.text
-                )
-            conversation_id, owner = conversation.id, conversation.owner
+        conversation_id, owner = conversation.id, conversation.owner
 
         log_event(
             logger,
@@ -144,6 +202,66 @@ class Engine:
             language=language,
         )
 
+    async def _data_request(
+        self,
+        session: AsyncSession,
+        conversation: Conversation,
+        message: IncomingMessage,
+        request: DataRequest,
+        assessment: Assessment,
+        language: str,
+    ) -> TurnResult:
+        """Asks before deleting; on the confirmation, shreds and answers in a new conversation."""
+        responses, transcript = self._d.responses, self._d.transcript
+        if request is DataRequest.CONFIRM:
+            await erase_conversation(
+                session,
+                conversation.id,
+                actor="resident",
+                role="resident",
+                reason="resident.request",
+                transcript=transcript,
+            )
+            # The shredded conversation can hold nothing more; the answer opens a new one.
+            conversation = await get_or_open(
+                session,
+                channel=conversation.channel,
+                user_key=conversation.user_key,
+                language=language,
+            )
+            reply = Reply(text=responses.text(language, "erase_done"))
+        else:
+            await transcript.append(
+                session, conversation, direction="in", sender="resident", body=message.text
+            )
+            if request is DataRequest.ASK:
+                reply = Reply(
+                    text=responses.text(language, "erase_question"),
+                    quick_replies=(
+                        responses.text(language, "erase_confirm_label"),
+                        responses.text(language, "erase_cancel_label"),
+                    ),
+                )
+            else:
+                reply = Reply(text=responses.text(language, "erase_cancelled"))
+        await transcript.append(
+            session, conversation, direction="out", sender="bot", body=reply.text
+        )
+        log_event(
+            logger,
+            "data_request",
+            conversation_id=conversation.id,
+            channel=message.channel,
+            action=request.value,
+        )
+        return TurnResult(
+            conversation_id=conversation.id,
+            replies=(reply,),
+            assessment=assessment,
+            owner=conversation.owner,
+            language=language,
+        )
+
     def _render(self, decision: Decision, assessment: Assessment, language: str) -> list[Reply]:
         responses = self._d.responses
         if decision.action is Action.SILENT:
@@ -164,7 +282,8 @@ class Engine:
         ]
 
 
-def _state_of(conversation: Conversation) -> ConversationState:
+def state_of(conversation: Conversation) -> ConversationState:
+    """The policy's view of a conversation row."""
     return ConversationState(
         owner=conversation.owner,
         sensitive=conversation.sensitive,

@@ -23,7 +23,27 @@ REQUIRED_KEYS = (
     "safety_emergency",
     "hotlines_header",
     "hotline_line",
+    # Guides and knowledge-base answers (bot/flows, bot/answering.py).
+    "guide_intro",
+    "flow_step_line",
+    "flow_step_hint",
+    "flow_platform_question",
+    "flow_platform_help",
+    "flow_simpler_lead",
+    "flow_offer_human",
+    "flow_first_step",
+    "flow_unrecognised",
+    "flow_resume_question",
+    "flow_done",
+    "flow_stopped",
+    "flow_checkin",
+    "flow_expired",
+    "faq_language_note",
+    "kb_not_found",
+    "kb_not_found_consumer_trouble",
+    "kb_not_found_smartphone_help",
 )
+QUICK_REPLY_SETS = ("default", "flow_step", "flow_platform", "flow_resume", "flow_human")
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,8 @@ class Responses:
             missing = [k for k in REQUIRED_KEYS if not isinstance(section.get(k), str)]
             safety = section.get("safety") or {}
             missing += [f"safety.{c.value}" for c in SafetyCategory if not safety.get(c.value)]
+            buttons = section.get("quick_replies") or {}
+            missing += [f"quick_replies.{q}" for q in QUICK_REPLY_SETS if not buttons.get(q)]
             if missing:
                 raise ContentError(f"responses.yml [{lang}]: missing {', '.join(missing)}")
             texts[lang] = section
@@ -68,10 +90,10 @@ class Responses:
         """One reply text; unknown languages fall back to Japanese."""
         return str(self._texts.get(language, self._texts["ja"])[key])
 
-    def quick_replies(self, language: str) -> tuple[str, ...]:
-        """The default quick-reply buttons (e.g. 「人と話す」)."""
+    def quick_replies(self, language: str, name: str = "default") -> tuple[str, ...]:
+        """A set of quick-reply buttons: ``default`` (「人と話す」) or a guide's ``flow_*`` set."""
         section = self._texts.get(language, self._texts["ja"])
-        return tuple(section.get("quick_replies", {}).get("default", ()))
+        return tuple(section.get("quick_replies", {}).get(name, ()))
 
     def hotlines_for(
         self, categories: tuple[SafetyCategory, ...], urgency: Urgency

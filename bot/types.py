@@ -78,6 +78,17 @@ class IncomingMessage:
     user_ref: str
     text: str
     language_hint: str | None = None
+    # The channel's own message id (LINE message.id); stored only as a keyed hash.
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class StepCard:
+    """A guide step shown large (LINE renders a Flex bubble): guide title and "2 / 5"."""
+
+    title: str
+    step_no: int
+    step_total: int
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,7 @@ class Reply:
 
     text: str
     quick_replies: tuple[str, ...] = ()
+    card: StepCard | None = None
 
 
 @dataclass(frozen=True)

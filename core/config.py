@@ -40,6 +40,15 @@ class Settings(BaseSettings):
     nlu_port: int = 5005
     nlu_timeout_seconds: float = 2.0
 
+    # --- step-by-step guides (bot/flows) ------------------------------------------------------
+    # A resident back in a guide after this many minutes is asked whether to continue.
+    flow_resume_after_minutes: float = Field(default=10.0, gt=0)
+    # A guide untouched for this many hours is dropped (with a kind note on a control word).
+    flow_expire_after_hours: float = Field(default=24.0, gt=0)
+    # Where the knowledge base's embedding model is cached (default: data_dir/kb/models);
+    # lets several data directories (evals, tests, replicas) share one built model.
+    kb_model_dir: Path | None = None
+
     # --- LINE (issue: channels) ---------------------------------------------------------------
     line_channel_secret: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("LINE_CHANNEL_SECRET")
@@ -47,6 +56,66 @@ class Settings(BaseSettings):
     line_channel_access_token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("LINE_CHANNEL_ACCESS_TOKEN")
     )
+    # LINE's API hosts; point them at `tsunagu line standin` for development and tests.
+    line_api_base_url: str = "https://api.line.me"
+    line_api_data_base_url: str = "https://api-data.line.me"
+    # Reply tokens are guaranteed for about a minute; after this many seconds we push instead.
+    line_reply_token_seconds: float = 50.0
+    # How long a worker may hold an inbox event or outbox message before another takes it over.
+    worker_lease_seconds: float = 15.0
+    # Run the inbox/outbox workers inside `tsunagu serve` (set false for API-only processes).
+    run_workers: bool = True
+
+    # --- web chat widget (issue: channels) ----------------------------------------------------
+    # A reload within this many minutes of the last message shows the conversation again
+    # (0 = never). The widget keeps its session in sessionStorage: closing the tab ends it.
+    web_session_resume_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    # Where 「すぐに閉じる」 sends the resident, replacing the page (no history entry): our own
+    # neutral page, or an https:// URL of the prefecture's choice.
+    web_quick_exit_url: str = Field(default="/chat/neutral", pattern=r"^(/[^/\\]|https://)")
+    # Origins allowed to show the widget in an iframe (embed.js), separated by spaces/commas.
+    web_embed_origins: str = Field(
+        default="", pattern=r"^([\s,]*https?://[A-Za-z0-9.:\[\]-]+)*[\s,]*$"
+    )
+
+    # --- privacy: retention in days, applied daily by `tsunagu retention run` ---------------
+    # Transcripts are crypto-shredded this long after a conversation's last message.
+    retention_transcript_days: int = Field(default=365, ge=1)
+    # Text-free metadata (conversation and message rows, cases) is deleted after this.
+    retention_analytics_days: int = Field(default=5 * 365, ge=1)
+    # Processed inbox events; at least a day, LINE redeliveries are deduplicated on their ids.
+    retention_inbox_days: int = Field(default=30, ge=1)
+    # Sent or dropped outbox rows.
+    retention_outbox_days: int = Field(default=30, ge=1)
+    # The audit log (transcript reads, shreds, erasures) and consent records.
+    retention_audit_days: int = Field(default=5 * 365, ge=1)
+
+    # --- web security (app/security) ----------------------------------------------------------
+    # Largest request body accepted (webhooks, chat); larger ones get 413.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024)
+    # Rate limits in `limits` notation, e.g. "20/minute;200/hour". LINE's webhook comes
+    # from LINE's own servers, so its per-IP limit is generous; per-user limits apply
+    # after the signature is verified.
+    rate_limit_chat_ip: str = "60/minute;600/hour"
+    rate_limit_chat_user: str = "20/minute;200/hour"
+    rate_limit_webhook_ip: str = "3000/minute"
+    rate_limit_line_user: str = "30/minute;300/hour"
+    # Shared rate-limit counters for several workers (redis://127.0.0.1:6379/0); unset, each
+    # process counts in memory.
+    redis_url: SecretStr | None = None
+
+    @field_validator(
+        "rate_limit_chat_ip",
+        "rate_limit_chat_user",
+        "rate_limit_webhook_ip",
+        "rate_limit_line_user",
+    )
+    @classmethod
+    def _rate_limit_syntax(cls, value: str) -> str:
+        from limits import parse_many
+
+        parse_many(value)  # raises ValueError on a typo, so start-up fails loudly
+        return value
 
     @field_validator("nlu_timeout_seconds")
     @classmethod

@@ -38,6 +38,9 @@ ALLOWED_FIELDS = frozenset(
         "host",
         "model",
         "attempt",
+        "kind",
+        "reason",
+        "http_status",
     }
 )
 

@@ -16,7 +16,8 @@ async def get_or_open(
     """Returns the resident's latest conversation on ``channel``, opening one if none exists.
 
     The row is locked (``FOR UPDATE`` where the database supports it) so that two workers
-    handling the same resident serialise their turns.
+    handling the same resident serialise their turns. A conversation whose data key was
+    destroyed (retention, erasure) is over: the resident's next message opens a new one.
     """
     conversation = await session.scalar(
         select(Conversation)
@@ -25,7 +26,7 @@ async def get_or_open(
         .limit(1)
         .with_for_update()
     )
-    if conversation is None:
+    if conversation is None or conversation.shredded_at is not None:
         conversation = Conversation(
             id=str(uuid.uuid4()),
             channel=channel,

@@ -83,6 +83,27 @@ class Keyring:
         except InvalidTag as exc:
             raise DecryptionError("wrapped data key failed authentication") from exc
 
+    def seal(self, plaintext: bytes, *, purpose: str, item: str) -> tuple[bytes, int]:
+        """Encrypts a short-lived blob (e.g. an inbox event) under the current master key.
+
+        Only for data that exists before a conversation does; it is deleted once processed.
+        """
+        version = self.current_version
+        nonce = os.urandom(NONCE_BYTES)
+        aad = f"tsunagu/{purpose}/v1|{item}|{version}".encode()
+        return nonce + AESGCM(self.keys[version]).encrypt(nonce, plaintext, aad), version
+
+    def open(self, blob: bytes, *, purpose: str, item: str, version: int) -> bytes:
+        """Decrypts a blob from :meth:`seal`, refusing it if moved or altered."""
+        key = self.keys.get(version)
+        if key is None:
+            raise DecryptionError(f"master key version {version} is not configured")
+        aad = f"tsunagu/{purpose}/v1|{item}|{version}".encode()
+        try:
+            return AESGCM(key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+        except InvalidTag as exc:
+            raise DecryptionError(f"{purpose} blob failed authentication") from exc
+
 
 def _wrap_aad(conversation_id: str, version: int) -> bytes:
     return f"tsunagu/dek/v1|{conversation_id}|{version}".encode()
@@ -90,6 +111,32 @@ def _wrap_aad(conversation_id: str, version: int) -> bytes:
 
 def _body_aad(conversation_id: str, message_id: str, key_version: int) -> bytes:
     return f"tsunagu/body/v1|{conversation_id}|{message_id}|{key_version}".encode()
+
+
+def encrypt_item(
+    data_key: bytes,
+    plaintext: bytes,
+    *,
+    purpose: str,
+    conversation_id: str,
+    item: str,
+    key_version: int,
+) -> bytes:
+    """Encrypts a conversation-bound blob other than a body (address, outgoing payload)."""
+    nonce = os.urandom(NONCE_BYTES)
+    aad = f"tsunagu/{purpose}/v1|{conversation_id}|{item}|{key_version}".encode()
+    return nonce + AESGCM(data_key).encrypt(nonce, plaintext, aad)
+
+
+def decrypt_item(
+    data_key: bytes, blob: bytes, *, purpose: str, conversation_id: str, item: str, key_version: int
+) -> bytes:
+    """Decrypts a blob from :func:`encrypt_item`."""
+    aad = f"tsunagu/{purpose}/v1|{conversation_id}|{item}|{key_version}".encode()
+    try:
+        return AESGCM(data_key).decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], aad)
+    except InvalidTag as exc:
+        raise DecryptionError(f"{purpose} blob failed authentication") from exc
 
 
 def new_data_key() -> bytes:

@@ -29,6 +29,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def as_utc(value: datetime) -> datetime:
+    """SQLite returns naive datetimes; every stored timestamp is UTC, so say so."""
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 def _with_driver(url: str, *, sqlite: str) -> str:
     parsed = make_url(url)
     backend = parsed.get_backend_name()
@@ -54,6 +59,8 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
+    # Overwrite deleted content with zeros, so a shredded data key leaves no trace in the file.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -30,7 +31,9 @@ class Conversation(Base):
     user_key: Mapped[str] = mapped_column(String(64), index=True)
     language: Mapped[str] = mapped_column(String(8), default="ja")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
     # Once a conversation is sensitive it stays sensitive: no cheerful templates, no FAQ-only.
     sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
     max_urgency: Mapped[int] = mapped_column(Integer, default=0)
@@ -39,6 +42,16 @@ class Conversation(Base):
     owner: Mapped[str] = mapped_column(String(80), default="bot")
     last_intent: Mapped[str | None] = mapped_column(String(40))
     message_count: Mapped[int] = mapped_column(Integer, default=0)
+    # The channel's own address (LINE user ID), encrypted with the conversation's data key:
+    # pushes need it, nothing else may see it, and shredding the key destroys it too.
+    address_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # False after LINE `unfollow`: no pushes until the resident follows again.
+    reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Step-by-step guide progress as JSON (guide id, step, platform, failures); never text.
+    flow_state: Mapped[str | None] = mapped_column(Text)
+    # Set when retention or an erasure destroyed the data key: the conversation is over, and
+    # the resident's next message opens a new one (privacy/retention.py, privacy/erasure.py).
+    shredded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     def __repr__(self) -> str:
         return f"Conversation(id={self.id!r}, channel={self.channel!r}, owner={self.owner!r})"
@@ -85,6 +98,8 @@ class Message(Base):
     # Rule ids and intent names that caused escalation; never message text.
     reasons: Mapped[str] = mapped_column(String(500), default="")
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    # HMAC of the channel's own message id (LINE `unsend` names the message by it).
+    external_ref: Mapped[str | None] = mapped_column(String(64), index=True)
 
     def __repr__(self) -> str:
         return f"Message(id={self.id!r}, seq={self.seq}, direction={self.direction!r})"
@@ -98,7 +113,7 @@ class AuditRecord(Base):
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
     actor: Mapped[str] = mapped_column(String(80))
     role: Mapped[str] = mapped_column(String(20))
     conversation_id: Mapped[str] = mapped_column(String(36), index=True)
@@ -107,3 +122,84 @@ class AuditRecord(Base):
 
     def __repr__(self) -> str:
         return f"AuditRecord(id={self.id}, actor={self.actor!r}, action={self.action!r})"
+
+
+class InboxEvent(Base):
+    """A channel event stored before it is acknowledged; processed exactly once, in order.
+
+    The payload (it holds the message text and the raw user ID) is sealed with the master
+    keyring and dropped once the event is processed.
+    """
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (UniqueConstraint("channel", "event_id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    event_id: Mapped[str] = mapped_column(String(80))
+    # Events of one user are processed in id order; the key is the HMAC pseudonym.
+    user_key: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    redelivery: Mapped[bool] = mapped_column(Boolean, default=False)
+    payload_ciphertext: Mapped[bytes | None] = mapped_column(LargeBinary)
+    master_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(String(80))
+
+    def __repr__(self) -> str:
+        return f"InboxEvent(id={self.id}, kind={self.kind!r}, status={self.status!r})"
+
+
+class OutboxMessage(Base):
+    """Messages waiting to go out on a channel; the id doubles as LINE's X-Line-Retry-Key."""
+
+    __tablename__ = "outbox_messages"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(16))  # "bot" | "counselor" | "system"
+    # Rendered messages (JSON), encrypted with the conversation's data key.
+    payload_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    key_version: Mapped[int] = mapped_column(Integer)
+    reply_token: Mapped[str | None] = mapped_column(String(80))
+    reply_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sent_via: Mapped[str | None] = mapped_column(String(8))  # "reply" | "push" | "socket"
+    last_status: Mapped[int | None] = mapped_column(Integer)
+
+    def __repr__(self) -> str:
+        return f"OutboxMessage(id={self.id!r}, status={self.status!r})"
+
+
+class ConsentRecord(Base):
+    """That a resident was shown the consent notice (which version, when, how)."""
+
+    __tablename__ = "consent_records"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    user_key: Mapped[str] = mapped_column(String(64), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    conversation_id: Mapped[str | None] = mapped_column(String(36))
+    notice_version: Mapped[str] = mapped_column(String(20))
+    method: Mapped[str] = mapped_column(String(24))  # "line_follow" | "web_first_message"
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"ConsentRecord(id={self.id}, notice_version={self.notice_version!r})"

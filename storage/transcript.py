@@ -15,7 +15,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from privacy.redact import mask_my_numbers
-from storage.crypto import Keyring, decrypt_body, encrypt_body, new_data_key
+from storage.crypto import (
+    Keyring,
+    decrypt_body,
+    decrypt_item,
+    encrypt_body,
+    encrypt_item,
+    new_data_key,
+)
 from storage.db import utcnow
 from storage.errors import ConversationShredded, StorageError
 from storage.models import AuditRecord, Conversation, ConversationKey, Message
@@ -85,6 +92,7 @@ class Transcript:
         sender: str,
         body: str,
         meta: MessageMeta | None = None,
+        external_ref: str | None = None,
     ) -> Message:
         """Encrypts and stores one message, numbering it within its conversation.
 
@@ -123,6 +131,7 @@ class Transcript:
             urgency=meta.urgency,
             escalate=meta.escalate,
             reasons=",".join(meta.reasons)[:500],
+            external_ref=external_ref,
         )
         session.add(message)
         conversation.message_count = seq
@@ -186,6 +195,57 @@ class Transcript:
                 )
             )
         return entries
+
+    async def seal_item(
+        self, session: AsyncSession, conversation_id: str, *, purpose: str, item: str, data: bytes
+    ) -> tuple[bytes, int]:
+        """Encrypts a non-body blob (channel address, outgoing payload) with the data key."""
+        data_key, key_version = await self._data_key(session, conversation_id)
+        blob = encrypt_item(
+            data_key,
+            data,
+            purpose=purpose,
+            conversation_id=conversation_id,
+            item=item,
+            key_version=key_version,
+        )
+        return blob, key_version
+
+    async def open_item(
+        self,
+        session: AsyncSession,
+        conversation_id: str,
+        blob: bytes,
+        *,
+        purpose: str,
+        item: str,
+        key_version: int,
+    ) -> bytes:
+        """Decrypts a blob from :meth:`seal_item` for delivery (not a human read: no audit)."""
+        data_key, _ = await self._data_key(session, conversation_id)
+        return decrypt_item(
+            data_key,
+            blob,
+            purpose=purpose,
+            conversation_id=conversation_id,
+            item=item,
+            key_version=key_version,
+        )
+
+    async def hide(self, session: AsyncSession, conversation_id: str, external_ref: str) -> int:
+        """Hides a withdrawn (unsent) message from every view; returns how many rows matched."""
+        rows = (
+            await session.scalars(
+                select(Message).where(
+                    Message.conversation_id == conversation_id,
+                    Message.external_ref == external_ref,
+                )
+            )
+        ).all()
+        for row in rows:
+            row.hidden = True
+        await session.flush()
+        return len(rows)
 
     async def shred(self, session: AsyncSession, conversation_id: str) -> bool:
         """Destroys the conversation's data key; returns False if it was already gone."""

@@ -127,6 +127,7 @@ def make_engine(
     lexicon: CrisisLexicon,
     responses: Responses,
     timeout: float = 2.0,
+    knowledge: object | None = None,
 ) -> Engine:
     return Engine(
         EngineDeps(
@@ -138,8 +139,22 @@ def make_engine(
             router=PoolRouter.load(),
             pepper=b"test-pepper",
             nlu_timeout_seconds=timeout,
+            knowledge=knowledge,  # type: ignore[arg-type]
         )
     )
+
+
+@pytest.fixture(scope="session")
+def kb_model_dir() -> Path:
+    """The knowledge base's embedding model, built once per machine in var/kb/models.
+
+    Set ``TSUNAGU_KB_MODEL_DIR`` to this in processes that load the real knowledge base.
+    """
+    from knowledge.embedding.build import ensure_model
+
+    cache = REPO_ROOT / "var" / "kb" / "models"
+    ensure_model(cache)
+    return cache
 
 
 def fixture_training_data() -> Path:

@@ -1,0 +1,1 @@
+"""Step-by-step guides: typed state, control words, pure transitions and rendering."""

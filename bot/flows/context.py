@@ -1,0 +1,51 @@
+"""Reading a short button word in the context of the guide that asked for it.
+
+The classifier sees one message without context: 「できた」 alone looks like news of a
+pregnancy, 「もう一回」 like a past attempt. Inside a guide the bot has just asked "done?",
+so such a word means the button. This runs right after the safety assessment and before
+the policy, and it is deliberately narrow: only an exact control word (the closed
+vocabulary of ``flow_controls.yml``), only in reply to a guide's step or question (the
+stored guide state, including the reply that finds it expired), and only when the
+classifier alone escalated. A crisis-lexicon match always stands, and so do the
+``keep_assessing`` phrases (もういい …) that can also voice despair. Anything longer than a
+button word is assessed as usual, so 「もう死にたい」 in the middle of a guide escalates at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.flows.controls import FlowControls
+from bot.flows.state import FlowState
+from bot.types import Assessment, Urgency
+
+# Reason recorded on the message when a classifier-only escalation was read as a button word.
+GUIDE_ANSWER_REASON = "flow:guide_answer"
+# Prefix of the reasons the crisis lexicon adds (bot/safety/assessment.py); those always stand.
+LEXICON_REASON_PREFIX = "lexicon:"
+
+
+def read_in_guide(
+    assessment: Assessment,
+    text: str,
+    flow_state: str | None,
+    controls: FlowControls,
+) -> Assessment:
+    """The assessment, with a classifier-only escalation of a guide's button word withdrawn."""
+    if not assessment.escalate:
+        return assessment
+    if any(reason.startswith(LEXICON_REASON_PREFIX) for reason in assessment.reasons):
+        return assessment
+    # Even after the guide expired: the bot's last message still asked for a button, and
+    # the reply to it gets the kind "that guide has ended" note rather than a false alarm.
+    if FlowState.from_json(flow_state) is None:
+        return assessment
+    if not controls.is_guide_answer(text):
+        return assessment
+    return replace(
+        assessment,
+        escalate=False,
+        urgency=Urgency.NORMAL,
+        categories=(),
+        reasons=(*assessment.reasons, GUIDE_ANSWER_REASON),
+    )

@@ -1,0 +1,173 @@
+"""Recognising the words that steer a guide (できた, わからん, もういっぺん, stop …).
+
+Older residents type what they would say: dialect, hiragana, kanji, full-width letters,
+a trailing 「よ」. The phrases live in ``bot/content/flow_controls.yml``; both the phrases and
+the message go through the NLU's normaliser, so every spelling variant compares equal.
+Only a whole message is a control word: a sentence that merely contains one is not.
+"""
+
+from __future__ import annotations
+
+import enum
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import TypeVar
+
+from bot.content_files import CONTENT_DIR, load_yaml
+from bot.errors import ContentError
+from nlu.normalize import matching_form
+
+CONTROLS_FILE = CONTENT_DIR / "flow_controls.yml"
+T = TypeVar("T")
+
+
+class Control(enum.StrEnum):
+    """What a resident can tell a guide; the YAML keys are these values."""
+
+    DONE = "done"
+    UNSURE = "unsure"
+    AGAIN = "again"
+    BACK = "back"
+    RESTART = "restart"
+    STOP = "stop"
+    HUMAN = "human"
+    YES = "yes"
+
+
+class PlatformWord(enum.StrEnum):
+    """The answer to 「iPhone ですか、Android ですか」."""
+
+    IPHONE = "iphone"
+    ANDROID = "android"
+
+
+def _key(text: str) -> str:
+    """The comparison form: ``matching_form`` without emoji, symbols or stray punctuation."""
+    return "".join(
+        ch for ch in matching_form(text) if not unicodedata.category(ch).startswith(("P", "S", "Z"))
+    )
+
+
+@dataclass(frozen=True)
+class FlowControls:
+    """The control-word and platform vocabularies, plus the guide handoff pool."""
+
+    phrases: dict[str, frozenset[Control]]
+    endings: tuple[str, ...]
+    platforms: dict[PlatformWord, tuple[str, ...]]
+    handoff_pool: str
+    keep_assessing: frozenset[str] = frozenset()
+
+    @property
+    def _keep(self) -> dict[str, bool]:
+        return dict.fromkeys(self.keep_assessing, True)
+
+    @classmethod
+    def load(cls, path: Path = CONTROLS_FILE) -> FlowControls:
+        """Reads and checks the file; an unknown key or an empty list fails start-up."""
+        raw = load_yaml(path)
+        controls = raw.get("controls")
+        if not isinstance(controls, dict):
+            raise ContentError(f"{path}: 'controls' must be a mapping")
+        unknown = set(controls) - {c.value for c in Control}
+        missing = {c.value for c in Control} - set(controls)
+        if unknown or missing:
+            raise ContentError(
+                f"{path}: unknown controls {sorted(unknown)}, missing {sorted(missing)}"
+            )
+        phrases: dict[str, set[Control]] = {}
+        for name, words in controls.items():
+            if not isinstance(words, list) or not words:
+                raise ContentError(f"{path}: controls.{name} must be a non-empty list")
+            for word in words:
+                if not isinstance(word, str):  # YAML reads a bare yes/no/on as a boolean
+                    raise ContentError(f"{path}: controls.{name}: quote {word!r}")
+                key = _key(word)
+                if not key:
+                    raise ContentError(f"{path}: controls.{name} has an empty phrase {word!r}")
+                phrases.setdefault(key, set()).add(Control(name))
+        platforms_raw = raw.get("platforms")
+        if not isinstance(platforms_raw, dict) or set(platforms_raw) != {
+            p.value for p in PlatformWord
+        }:
+            raise ContentError(f"{path}: 'platforms' needs exactly iphone and android")
+        platforms = {
+            PlatformWord(name): tuple(_key(str(w)) for w in words)
+            for name, words in platforms_raw.items()
+        }
+        pool = raw.get("handoff_pool")
+        if not isinstance(pool, str) or not pool:
+            raise ContentError(f"{path}: 'handoff_pool' must name a counselor pool")
+        endings = tuple(
+            sorted({_key(str(e)) for e in raw.get("endings") or ()} - {""}, key=len, reverse=True)
+        )
+        keep = raw.get("keep_assessing") or []
+        if not isinstance(keep, list) or not all(isinstance(w, str) for w in keep):
+            raise ContentError(f"{path}: 'keep_assessing' must be a list of phrases")
+        not_controls = [w for w in keep if _key(w) not in phrases]
+        if not_controls:
+            raise ContentError(f"{path}: keep_assessing lists non-control words {not_controls}")
+        return cls(
+            phrases={k: frozenset(v) for k, v in phrases.items()},
+            endings=endings,
+            platforms=platforms,
+            handoff_pool=pool,
+            keep_assessing=frozenset(_key(w) for w in keep) - {""},
+        )
+
+    def recognise(self, text: str) -> frozenset[Control]:
+        """The controls the whole message means (empty when it is not a control word).
+
+        「はい」 is both DONE and YES; the guide decides by what it asked.
+        """
+        found = self._whole_message(text, self.phrases)
+        return found if found is not None else frozenset()
+
+    def platform(self, text: str) -> PlatformWord | None:
+        """IPhone or Android if the message names exactly one of them."""
+        key = _key(text)
+        named = {p for p, words in self.platforms.items() if any(w in key for w in words)}
+        return named.pop() if len(named) == 1 else None
+
+    def exact_platform(self, text: str) -> PlatformWord | None:
+        """IPhone or Android when the whole message is just that name (「アイフォンです」)."""
+        names = {word: p for p, words in self.platforms.items() for word in words}
+        return self._whole_message(text, names)
+
+    def is_guide_answer(self, text: str) -> bool:
+        """True when the whole message is a button word whose meaning the guide settles.
+
+        Used to read a short reply in the guide's context (「できた」 is "done", not news of
+        a pregnancy) — except for the phrases listed under ``keep_assessing``, which can
+        also voice despair (もういい) and keep the classifier's verdict.
+        """
+        if self._whole_message(text, self._keep) is not None:
+            return False
+        if self.exact_platform(text) is not None:
+            return True
+        controls = self.recognise(text)
+        return bool(controls) and Control.HUMAN not in controls
+
+    def _whole_message(self, text: str, table: Mapping[str, T]) -> T | None:
+        candidates = [_key(text)]
+        # The bare word, then with one ending dropped, then two (できたよね, わからんですわ).
+        for _ in range(3):
+            for key in candidates:
+                if key in table:
+                    return table[key]
+            candidates = [
+                key[: -len(ending)]
+                for key in candidates
+                for ending in self.endings
+                if key.endswith(ending) and len(key) > len(ending)
+            ]
+        return None
+
+
+@lru_cache(maxsize=1)
+def default_controls() -> FlowControls:
+    """The shipped vocabulary, read once per process."""
+    return FlowControls.load()

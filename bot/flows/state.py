@@ -1,0 +1,76 @@
+"""Where a resident is in a guide, stored as JSON on the conversation row.
+
+Only ids, numbers and a timestamp: no message text ever goes in here, so the column can sit
+beside the routing state without encryption. Unreadable or outdated JSON is treated as
+"no guide in progress" — a resident is never stuck because of a stale row.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from typing import Literal
+
+Phase = Literal["platform", "step", "resume"]
+StepPlatform = Literal["any", "android", "iphone"]
+SCHEMA_VERSION = 1
+_PHASES: tuple[Phase, ...] = ("platform", "step", "resume")
+_PLATFORMS: tuple[StepPlatform, ...] = ("any", "android", "iphone")
+
+
+@dataclass(frozen=True)
+class FlowState:
+    """A guide in progress.
+
+    ``phase`` is what the bot is waiting for: the platform answer, a control word for
+    ``step`` (0-based), or the answer to 「つづきから はじめますか？」. ``failures`` counts
+    「わからない」 (and unreadable answers) on the current step; two of them bring the offer
+    to talk to a person. ``platform`` is None until the resident has said which phone.
+    """
+
+    guide_id: str
+    phase: Phase
+    step: int
+    platform: StepPlatform | None
+    failures: int
+    language: str
+    updated_at: datetime
+
+    def moved(self, now: datetime, **changes: object) -> FlowState:
+        """A copy with ``changes`` applied and the clock set to ``now``."""
+        return replace(self, updated_at=now, **changes)  # type: ignore[arg-type]
+
+    def to_json(self) -> str:
+        """The column value."""
+        data = asdict(self)
+        data["updated_at"] = self.updated_at.astimezone(UTC).isoformat()
+        data["v"] = SCHEMA_VERSION
+        return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> FlowState | None:
+        """Parses the column; None for empty, malformed or older-schema values."""
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict) or data.get("v") != SCHEMA_VERSION:
+                return None
+            phase, platform = data["phase"], data["platform"]
+            if phase not in _PHASES or (platform is not None and platform not in _PLATFORMS):
+                return None
+            updated = datetime.fromisoformat(str(data["updated_at"]))
+            if updated.tzinfo is None:
+                updated = updated.replace(tzinfo=UTC)
+            return cls(
+                guide_id=str(data["guide_id"]),
+                phase=phase,
+                step=max(0, int(data["step"])),
+                platform=platform,
+                failures=max(0, int(data["failures"])),
+                language=str(data["language"]),
+                updated_at=updated,
+            )
+        except (ValueError, KeyError, TypeError):
+            return None

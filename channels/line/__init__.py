@@ -1,0 +1,1 @@
+"""LINE channel: webhook receiver, inbox/outbox workers, sender, and local tooling."""

@@ -1,0 +1,1 @@
+"""The LINE rich menu: its definition (richmenu.json), image, drawing and registration."""

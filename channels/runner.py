@@ -1,0 +1,50 @@
+"""Starts this process's channel workers (inbox processor, LINE sender) inside the app."""
+
+from __future__ import annotations
+
+import asyncio
+
+from app.wiring import Runtime
+from channels.line.api import LineApi
+from channels.line.consent import consent_provider
+from channels.line.processor import LineProcessor
+from channels.workers import InboxWorker, LineSender
+
+
+def start_workers(runtime: Runtime) -> list[asyncio.Task[None]]:
+    """Creates the workers (needs a running loop) and returns their tasks."""
+    settings = runtime.settings
+    sqlite = runtime.database.url.startswith("sqlite")
+    sender: LineSender | None = None
+    if settings.line_channel_access_token is not None:
+        runtime.line_api = LineApi(
+            access_token=settings.line_channel_access_token.get_secret_value(),
+            base_url=settings.line_api_base_url,
+        )
+        sender = LineSender(
+            database=runtime.database,
+            transcript=runtime.transcript,
+            api=runtime.line_api,
+            lease_seconds=settings.worker_lease_seconds,
+            # SQLite has one writer: parallel turns would only queue for the lock.
+            concurrency=1 if sqlite else 8,
+        )
+    line_api = runtime.line_api
+    processor = LineProcessor(
+        engine=runtime.engine,
+        events=runtime.channel_events,
+        transcript=runtime.transcript,
+        reply_token_seconds=settings.line_reply_token_seconds,
+        show_loading=line_api.show_loading if line_api is not None else None,
+        consent_notice=consent_provider(settings),
+    )
+    inbox_worker = InboxWorker(
+        database=runtime.database,
+        keyring=runtime.keyring,
+        processors={"line": processor},
+        lease_seconds=settings.worker_lease_seconds,
+        concurrency=1 if sqlite else 8,
+        on_processed=sender.wake if sender is not None else None,
+    )
+    runtime.workers = [inbox_worker] + ([sender] if sender is not None else [])
+    return [asyncio.get_running_loop().create_task(w.run()) for w in runtime.workers]
