@@ -14,6 +14,7 @@ import typer
 from app.kb_cli import register as register_kb_commands
 from app.line_cli import line_cli
 from app.privacy_cli import register as register_privacy_commands
+from app.users_cli import register as register_user_commands
 from core.config import Settings, get_settings
 from core.logging import configure_logging
 
@@ -421,6 +422,7 @@ def bench_webhook(
 
 register_privacy_commands(cli, _settings)
 register_kb_commands(cli, bench_cli, _settings)
+register_user_commands(cli, _settings)
 
 
 def main() -> None:

@@ -18,6 +18,7 @@ from bot.errors import BotError
 from channels import web
 from channels.line import webhook as line_webhook
 from channels.runner import start_workers
+from handoff import console
 from nlu.service import RasaProcess
 from storage.errors import StorageError
 
@@ -28,6 +29,7 @@ def create_app(runtime: Runtime, *, nlu_process: RasaProcess | None = None) -> F
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.runtime = runtime
+        await runtime.start_events()
         if nlu_process is not None:
             # Not awaited to readiness: the safety layer answers while Rasa loads.
             await nlu_process.start(wait=False)
@@ -48,6 +50,7 @@ def create_app(runtime: Runtime, *, nlu_process: RasaProcess | None = None) -> F
     app.include_router(web.router)
     app.include_router(line_webhook.router)
     app.include_router(ops_routes.router)
+    app.include_router(console.router)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
     async def metrics() -> Response:

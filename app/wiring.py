@@ -14,6 +14,8 @@ from bot.safety.assessment import SafetyAssessor
 from bot.safety.lexicon import CrisisLexicon
 from channels.line.api import LineApi
 from core.config import Settings
+from core.event_buses import build_event_bus
+from core.events import EventBus, LocalEventBus
 from handoff.queue import PoolRouter
 from knowledge.types import KnowledgeSource
 from nlu.client import NluClient, RasaClient
@@ -38,17 +40,29 @@ class Runtime:
     workers: list[Any] = field(default_factory=list)
     line_api: LineApi | None = None
     knowledge: KnowledgeSource | None = None
+    # Cross-worker notices (ids only). In-process by default; build_runtime picks Redis or
+    # PostgreSQL NOTIFY for several workers (core/event_buses.py, TSUNAGU_EVENT_BUS).
+    events: EventBus = field(default_factory=LocalEventBus)
 
     def wake_workers(self) -> None:
         """Tells this process's workers there is new work (others find it by polling)."""
         for worker in self.workers:
             worker.wake()
 
+    async def start_events(self) -> None:
+        """Connects a Redis/PostgreSQL event bus (needs the running loop; app lifespan)."""
+        start = getattr(self.events, "start", None)
+        if start is not None:
+            await start()
+
     async def aclose(self) -> None:
-        """Closes the NLU client, the LINE client and the database pool."""
+        """Closes the NLU client, the LINE client, the event bus and the database pool."""
         close = getattr(self.nlu, "aclose", None)
         if close is not None:
             await close()
+        close_events = getattr(self.events, "aclose", None)
+        if close_events is not None:
+            await close_events()
         if self.line_api is not None:
             await self.line_api.aclose()
         await self.database.dispose()
@@ -85,6 +99,7 @@ def build_runtime(
     keyring = load_keyring(settings)
     pepper = load_pepper(settings)
     transcript = Transcript(keyring)
+    events = build_event_bus(settings)
     deps = EngineDeps(
         database=database,
         transcript=transcript,
@@ -99,6 +114,7 @@ def build_runtime(
             resume_after=timedelta(minutes=settings.flow_resume_after_minutes),
             expire_after=timedelta(hours=settings.flow_expire_after_hours),
         ),
+        events=events,
     )
     engine = Engine(deps)
     return Runtime(
@@ -111,4 +127,5 @@ def build_runtime(
         transcript=transcript,
         channel_events=ChannelEvents(deps),
         knowledge=knowledge,
+        events=events,
     )

@@ -14,7 +14,7 @@ engine renders the safety, handoff or follow-up message itself. Otherwise, in or
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.flows import guide_flow
 from bot.flows.context import GUIDE_ANSWER_REASON, read_in_guide
@@ -135,6 +135,22 @@ class Answerer:
             reply = Reply(self._r.text(language, key), self._r.quick_replies(language))
             return Answer(decision, (reply,), None)
         return self._fresh(decision, message, keep=state)
+
+    def supporting_faq(self, text: str, language: str, assessment: Assessment) -> Reply | None:
+        """A confident FAQ answer to add *after* a safety or handoff message, or None.
+
+        A resident asking 「中絶できる期限は？」 gets the safety message and a counselor, and
+        also the reviewed facts; the FAQ never replaces the safety message.
+        """
+        if self._kb is None:
+            return None
+        msg = _Message(text, language, assessment, frozenset(), None, datetime.now(UTC))
+        result = self._search(msg)
+        best = result.best
+        if not result.confident or best is None or best.kind != "faq":
+            return None
+        reply = self._faq_reply(best.doc_id, language)
+        return Reply(reply.text) if reply is not None else None
 
     # --- inside a guide --------------------------------------------------------------------
 

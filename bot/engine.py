@@ -31,12 +31,14 @@ from bot.types import (
     TurnResult,
     Urgency,
 )
+from core.events import QUEUE_TOPIC, EventBus, conversation_topic
 from core.logging import log_event
 from handoff.queue import PoolRouter, enqueue
 from knowledge.types import KnowledgeSource
 from nlu.client import NluClient
 from nlu.errors import NluUnavailable
 from privacy.erasure import erase_conversation
+from storage.after_commit import defer_notice, publish_deferred
 from storage.conversations import get_or_open
 from storage.crypto import user_key
 from storage.db import Database, utcnow
@@ -62,6 +64,9 @@ class EngineDeps:
     knowledge: KnowledgeSource | None = None
     flow_limits: FlowLimits = field(default_factory=FlowLimits)
     flow_controls: FlowControls = field(default_factory=default_controls)
+    # Cross-worker notices of turns that commit on their own; a caller passing its session
+    # publishes the deferred notices after its commit (storage/after_commit.py).
+    events: EventBus | None = None
 
 
 class Engine:
@@ -98,8 +103,9 @@ class Engine:
         """Processes one resident message end to end and returns what to send back.
 
         With ``session`` the turn joins the caller's transaction (the inbox worker commits
-        the turn, its outbox messages and the event's completion together); without it the
-        turn commits on its own.
+        the turn, its outbox messages and the event's completion together) and must publish
+        its cross-worker notices after committing (``publish_deferred``); without it the
+        turn commits on its own and publishes them itself.
         """
         started = time.perf_counter()
         if not message.text.strip():
@@ -109,9 +115,14 @@ class Engine:
         assessment = self.assess(message.text, nlu)
         language = detect_language(message.text, message.language_hint)
         if session is not None:
-            return await self._turn(session, message, assessment, language, started)
+            result = await self._turn(session, message, assessment, language, started)
+            defer_notice(session, conversation_topic(result.conversation_id), {"kind": "message"})
+            return result
         async with self._d.database.session() as own:
-            return await self._turn(own, message, assessment, language, started)
+            result = await self._turn(own, message, assessment, language, started)
+            defer_notice(own, conversation_topic(result.conversation_id), {"kind": "message"})
+        await publish_deferred(self._d.events, own)
+        return result
 
     async def _turn(
         self,
@@ -167,11 +178,28 @@ class Engine:
                 reasons=assessment.reasons,
             )
             case_id = case.id
+            # For the console's live queue, published only once the turn has committed.
+            defer_notice(
+                session,
+                QUEUE_TOPIC,
+                {
+                    "case_id": case.id,
+                    "pool": case.pool,
+                    "urgency": case.urgency,
+                    "status": case.status,
+                },
+            )
         replies = (
             list(answer.replies)
             if answer.replies is not None
             else self._render(decision, assessment, language)
         )
+        if decision.action in (Action.SAFETY, Action.HANDOFF):
+            # The safety message (or the handoff notice) first, then reviewed facts if the
+            # question has a confident answer: never an FAQ alone, never facts withheld.
+            facts = self._answers.supporting_faq(message.text, language, assessment)
+            if facts is not None:
+                replies.append(facts)
         for reply in replies:
             await self._d.transcript.append(
                 session, conversation, direction="out", sender="bot", body=reply.text

@@ -45,6 +45,7 @@ def start_workers(runtime: Runtime) -> list[asyncio.Task[None]]:
         lease_seconds=settings.worker_lease_seconds,
         concurrency=1 if sqlite else 8,
         on_processed=sender.wake if sender is not None else None,
+        events=runtime.events,
     )
     runtime.workers = [inbox_worker] + ([sender] if sender is not None else [])
     return [asyncio.get_running_loop().create_task(w.run()) for w in runtime.workers]

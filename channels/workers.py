@@ -21,9 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.line.api import LineApi
 from channels.line.delivery import backoff, deliver
+from core.events import EventBus
 from core.logging import log_event
 from core.metrics import INBOX_PROCESSED, OUTBOX_RESULTS, PROCESS_SECONDS
 from storage import inbox, outbox
+from storage.after_commit import publish_deferred
 from storage.crypto import Keyring
 from storage.db import Database, utcnow
 from storage.models import Conversation
@@ -50,6 +52,8 @@ class InboxWorker:
     idle_seconds: float = 0.5
     concurrency: int = 8
     on_processed: Callable[[], None] | None = None
+    # Publishes the turns' notices (new case, new message) once each event has committed.
+    events: EventBus | None = None
     worker_id: str = field(default_factory=new_worker_id)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -111,6 +115,8 @@ class InboxWorker:
                 status=status,
             )
             return
+        # Committed: now the console may hear of it (outside the try: the event is done).
+        await publish_deferred(self.events, session)
         INBOX_PROCESSED.labels(event.channel, "done").inc()
         PROCESS_SECONDS.labels(event.channel).observe(max(time.time() - event.received_at_epoch, 0))
 

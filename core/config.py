@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     # Shared rate-limit counters for several workers (redis://127.0.0.1:6379/0); unset, each
     # process counts in memory.
     redis_url: SecretStr | None = None
+    # Cross-worker notices for the console and widgets (core/event_buses.py): "auto" = Redis
+    # if redis_url is set, else PostgreSQL LISTEN/NOTIFY on a PostgreSQL database, else local.
+    event_bus: Literal["auto", "local", "redis", "postgres"] = "auto"
 
     @field_validator(
         "rate_limit_chat_ip",

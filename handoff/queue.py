@@ -1,17 +1,26 @@
-"""Putting escalated conversations into the counselor queue."""
+"""The counselor queue: putting escalated conversations in, listing and estimating waits.
+
+Order is urgency first (highest first), then waiting time (longest first), then case id so
+that every worker sees the same order.
+"""
 
 from __future__ import annotations
 
+import math
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import yaml
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handoff.errors import RoutingConfigError
+from handoff.errors import CaseNotFound, RoutingConfigError
 from handoff.models import Case
-from storage.db import utcnow
+from handoff.pools import HandoffConfig
+from storage.db import as_utc, utcnow
 
 OPEN_STATUSES = ("queued", "claimed")
 ROUTING_FILE = Path(__file__).resolve().parent / "config" / "routing.yml"
@@ -79,3 +88,135 @@ async def enqueue(
         case.updated_at = utcnow()
     await session.flush()
     return case
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One waiting case as the console lists it (no text, no LINE user id)."""
+
+    case_id: str
+    conversation_id: str
+    pool: str
+    urgency: int
+    reasons: tuple[str, ...]
+    created_at: datetime
+    position: int
+
+
+@dataclass(frozen=True)
+class WaitEstimate:
+    """Where a queued case stands, for the resident's 「あと何人」 message.
+
+    ``minutes`` = position × average handling minutes ÷ counselors on duty in the pool,
+    rounded up; when the pool is closed it is counted from ``opens_at`` instead of now.
+    ``minutes`` is None when nobody serves the pool or it never opens.
+    """
+
+    case_id: str
+    pool: str
+    position: int
+    on_duty: int
+    open_now: bool
+    opens_at: datetime | None
+    minutes: int | None
+
+
+async def list_queue(session: AsyncSession, pools: Sequence[str] | None = None) -> list[QueueItem]:
+    """Queued cases (optionally of some pools), most urgent first, then longest waiting.
+
+    ``position`` counts within the case's own pool, as residents of one pool wait for the
+    counselors of that pool.
+    """
+    query = select(Case).where(Case.status == "queued")
+    if pools is not None:
+        query = query.where(Case.pool.in_(list(pools)))
+    query = query.order_by(Case.urgency.desc(), Case.created_at.asc(), Case.id.asc())
+    rows = (await session.scalars(query)).all()
+    seen: dict[str, int] = {}
+    items: list[QueueItem] = []
+    for case in rows:
+        seen[case.pool] = seen.get(case.pool, 0) + 1
+        items.append(
+            QueueItem(
+                case_id=case.id,
+                conversation_id=case.conversation_id,
+                pool=case.pool,
+                urgency=case.urgency,
+                reasons=tuple(r for r in case.reasons.split(",") if r),
+                created_at=as_utc(case.created_at),
+                position=seen[case.pool],
+            )
+        )
+    return items
+
+
+async def queue_position(session: AsyncSession, case_id: str) -> int | None:
+    """1-based position of a queued case within its pool; None if it is not queued."""
+    case = await session.get(Case, case_id)
+    if case is None:
+        raise CaseNotFound(case_id)
+    if case.status != "queued":
+        return None
+    ahead = await session.scalar(
+        select(func.count())
+        .select_from(Case)
+        .where(
+            Case.status == "queued",
+            Case.pool == case.pool,
+            or_(
+                Case.urgency > case.urgency,
+                and_(Case.urgency == case.urgency, Case.created_at < case.created_at),
+                and_(
+                    Case.urgency == case.urgency,
+                    Case.created_at == case.created_at,
+                    Case.id < case.id,
+                ),
+            ),
+        )
+    )
+    return int(ahead or 0) + 1
+
+
+def estimate_minutes(position: int, average_handling_minutes: float, on_duty: int) -> int | None:
+    """Position × average handling minutes ÷ counselors on duty, rounded up (None if nobody)."""
+    if on_duty <= 0:
+        return None
+    return math.ceil(position * average_handling_minutes / on_duty)
+
+
+async def wait_estimate(
+    session: AsyncSession,
+    config: HandoffConfig,
+    case_id: str,
+    *,
+    at: datetime | None = None,
+    on_duty: int | None = None,
+) -> WaitEstimate | None:
+    """Position and estimated wait of a queued case; None if it is no longer queued.
+
+    ``on_duty`` defaults to the roster size of the pool (``pools.yml``); the console can pass
+    the number actually signed in.
+    """
+    position = await queue_position(session, case_id)
+    if position is None:
+        return None
+    case = await session.get(Case, case_id)
+    assert case is not None  # queue_position found it
+    now = at or utcnow()
+    staff = len(config.counselors_in(case.pool)) if on_duty is None else on_duty
+    open_now = config.is_open(case.pool, now)
+    opens_at = now if open_now else config.next_opening(case.pool, now)
+    minutes = estimate_minutes(position, config.queue.average_handling_minutes, staff)
+    if minutes is not None and opens_at is None:
+        minutes = None
+    elif minutes is not None and opens_at is not None and not open_now:
+        minutes += math.ceil((opens_at - now).total_seconds() / 60)
+    return WaitEstimate(
+        case_id=case.id,
+        pool=case.pool,
+        position=position,
+        on_duty=staff,
+        open_now=open_now,
+        opens_at=opens_at,
+        minutes=minutes,
+    )

@@ -10,6 +10,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -132,7 +133,11 @@ class InboxEvent(Base):
     """
 
     __tablename__ = "inbox_events"
-    __table_args__ = (UniqueConstraint("channel", "event_id"),)
+    __table_args__ = (
+        UniqueConstraint("channel", "event_id"),
+        # The claim asks "is an earlier event of this user unfinished?" for every candidate.
+        Index("ix_inbox_events_line", "channel", "user_key", "id"),
+    )
 
     id: Mapped[int] = mapped_column(
         BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
@@ -162,6 +167,7 @@ class OutboxMessage(Base):
     """Messages waiting to go out on a channel; the id doubles as LINE's X-Line-Retry-Key."""
 
     __tablename__ = "outbox_messages"
+    __table_args__ = (Index("ix_outbox_messages_line", "conversation_id", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     conversation_id: Mapped[str] = mapped_column(

@@ -9,6 +9,7 @@ Only a whole message is a control word: a sentence that merely contains one is n
 from __future__ import annotations
 
 import enum
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +25,9 @@ CONTROLS_FILE = CONTENT_DIR / "flow_controls.yml"
 T = TypeVar("T")
 
 
+_PARTS = re.compile(r"[、。,.!！?？\s]+")
+
+
 class Control(enum.StrEnum):
     """What a resident can tell a guide; the YAML keys are these values."""
 
@@ -35,6 +39,7 @@ class Control(enum.StrEnum):
     STOP = "stop"
     HUMAN = "human"
     YES = "yes"
+    NO = "no"
 
 
 class PlatformWord(enum.StrEnum):
@@ -124,7 +129,16 @@ class FlowControls:
         「はい」 is both DONE and YES; the guide decides by what it asked.
         """
         found = self._whole_message(text, self.phrases)
-        return found if found is not None else frozenset()
+        if found is not None:
+            return found
+        # 「はい、お願いします」「いいえ、自分でやってみます」: every part a control word.
+        parts = [p for p in _PARTS.split(text) if p.strip()]
+        if len(parts) < 2 or len(parts) > 3:
+            return frozenset()
+        meanings = [self._whole_message(part, self.phrases) for part in parts]
+        if any(m is None for m in meanings):
+            return frozenset()
+        return frozenset().union(*(m for m in meanings if m is not None))
 
     def platform(self, text: str) -> PlatformWord | None:
         """IPhone or Android if the message names exactly one of them."""
@@ -144,7 +158,8 @@ class FlowControls:
         a pregnancy) — except for the phrases listed under ``keep_assessing``, which can
         also voice despair (もういい) and keep the classifier's verdict.
         """
-        if self._whole_message(text, self._keep) is not None:
+        parts = [text, *(p for p in _PARTS.split(text) if p.strip())]
+        if any(self._whole_message(part, self._keep) is not None for part in parts):
             return False
         if self.exact_platform(text) is not None:
             return True

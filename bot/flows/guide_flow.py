@@ -117,6 +117,9 @@ def on_control(
     Order matters where a message carries several meanings: stopping and asking for a person
     always win, and 「はい」 is DONE during a step but YES to the resume question.
     """
+    if Control.NO in controls and state.failures >= FAILURES_BEFORE_HUMAN_OFFER:
+        # 「だいじょうぶ、いらない」 to the offer of a person: no thanks, the guide goes on.
+        return FlowTurn(state.moved(now, phase="step", failures=0), Say.STEP)
     if Control.STOP in controls:
         return FlowTurn(None, Say.STOPPED)
     if Control.HUMAN in controls:
@@ -196,6 +199,9 @@ def _step_phase(
     now: datetime,
 ) -> FlowTurn | None:
     total = len(steps_for(guide, state.platform))
+    if Control.YES in controls and state.failures >= FAILURES_BEFORE_HUMAN_OFFER:
+        # The last answer offered a person: 「はい」「お願いします」 accept it.
+        return FlowTurn(None, Say.HANDOFF)
     if platform is not None and guide.asks_platform and _platform_of(platform) != state.platform:
         # 「あ、アンドロイドでした」: start again on the right phone.
         return _go_to(state, guide, 0, now, platform=_platform_of(platform))
@@ -224,6 +230,9 @@ def _step_phase(
     if Control.YES in controls:
         # 「おねがいします」 during a step: show the step again rather than guess.
         return FlowTurn(state.moved(now, phase="step"), Say.STEP)
+    if Control.NO in controls:
+        # The offer of a person turned down: carry on with this step, counting afresh.
+        return FlowTurn(state.moved(now, phase="step", failures=0), Say.STEP)
     return None
 
 

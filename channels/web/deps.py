@@ -34,6 +34,7 @@ def get_web_chat(connection: HTTPConnection) -> WebChat:
             pepper=runtime.pepper,
             resume_minutes=runtime.settings.web_session_resume_minutes,
             notice=current_notice(runtime.settings),
+            events=runtime.events,
         )
         state.web_chat = chat
     return chat

@@ -14,9 +14,11 @@ from bot.engine import Engine
 from bot.types import IncomingMessage, TurnResult
 from channels.web.errors import InvalidSession, SessionExpired
 from channels.web.sessions import SessionTokens
+from core.events import EventBus
 from handoff.models import Case
 from handoff.queue import OPEN_STATUSES
 from privacy.consent import ConsentNotice, has_consent, record_consent
+from storage.after_commit import publish_deferred
 from storage.crypto import user_key
 from storage.db import Database, as_utc, utcnow
 from storage.models import Conversation
@@ -101,8 +103,13 @@ class WebChat:
         pepper: bytes,
         resume_minutes: int,
         notice: ConsentNotice,
+        events: EventBus | None = None,
     ) -> None:
-        """Keeps collaborators; ``pepper`` is the same one the engine keys residents with."""
+        """Keeps collaborators; ``pepper`` is the same one the engine keys residents with.
+
+        ``events`` carries the turn's notices (new case, new message) to every worker's
+        console once the turn has committed.
+        """
         self._engine = engine
         self._database = database
         self._transcript = transcript
@@ -111,6 +118,7 @@ class WebChat:
         self._window = timedelta(minutes=resume_minutes)
         self.resume_minutes = resume_minutes
         self._notice = notice
+        self._events = events
 
     def resident(self, token: str | None) -> str:
         """The ``user_ref`` of a token this server issued; raises :class:`InvalidSession`."""
@@ -156,6 +164,7 @@ class WebChat:
                     method="web_first_message",
                     version=self._notice.version,
                 )
+        await publish_deferred(self._events, session)
         return Answer(turn=turn, resume_until=utcnow() + self._window)
 
     def user_key(self, user_ref: str) -> str:

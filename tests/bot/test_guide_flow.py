@@ -241,3 +241,40 @@ def test_naive_timestamps_are_read_as_utc() -> None:
     raw = at(0).to_json().replace("+00:00", "")
     parsed = FlowState.from_json(raw)
     assert parsed is not None and parsed.updated_at == T0
+
+
+def test_yes_after_the_offer_of_a_person_accepts_it() -> None:
+    offered = at(1, failures=2)
+    assert ctl(offered, Control.YES, Control.DONE).say is Say.HANDOFF  # 「はい、お願いします」
+    # Before any offer, 「はい」 is still "done".
+    assert ctl(at(1), Control.YES, Control.DONE).say is Say.STEP
+
+
+def test_no_turns_the_offer_down_and_the_step_goes_on() -> None:
+    turn = ctl(at(1, failures=2), Control.NO)
+    assert turn.say is Say.STEP and turn.state is not None
+    assert (turn.state.step, turn.state.failures) == (1, 0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("はい、お願いします", {Control.YES, Control.DONE}),
+        ("いいえ、自分でやってみます", {Control.NO}),
+        ("できた。", {Control.DONE}),
+        ("もう死にたい、やめる", set()),  # not every part is a button word
+        ("わかりました、電話切ります", set()),
+    ],
+)
+def test_messages_made_of_button_words(text: str, expected: set[Control]) -> None:
+    from bot.flows.controls import FlowControls
+
+    assert FlowControls.load().recognise(text) == frozenset(expected)
+
+
+def test_declining_the_offer_with_a_stop_word_keeps_the_guide() -> None:
+    # 「だいじょうぶ、いらない」 = NO + STOP: after the offer it declines the person only.
+    turn = ctl(at(1, failures=2), Control.NO, Control.STOP)
+    assert turn.say is Say.STEP and turn.state is not None and turn.state.step == 1
+    # Without a pending offer, いらない still stops.
+    assert ctl(at(1), Control.NO, Control.STOP).say is Say.STOPPED

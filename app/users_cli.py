@@ -1,0 +1,76 @@
+"""``tsunagu users add``: create counselor console accounts (password hashed with argon2id)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable
+from typing import Annotated
+
+import typer
+
+from core.config import Settings
+from handoff.accounts import ROLES, create_account, parse_pools
+from handoff.errors import AccountError, HandoffConfigError
+from handoff.pools import load_config
+from storage.db import Database
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def register(cli: typer.Typer, load_settings: Callable[[], Settings]) -> None:
+    """Adds the ``users`` command group to the ``tsunagu`` command line."""
+    users_cli = typer.Typer(help="Counselor console accounts.", no_args_is_help=True)
+    cli.add_typer(users_cli, name="users")
+
+    @users_cli.command("add")
+    def add(
+        login: Annotated[str, typer.Option(help="Login name (3–60 of A-Z a-z 0-9 _ . @ -).")],
+        role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")],
+        pools: Annotated[
+            str, typer.Option(help="Comma-separated pools from pools.yml, e.g. dv,general.")
+        ] = "",
+        display_name: Annotated[
+            str, typer.Option(help="Name shown to colleagues (default: the login).")
+        ] = "",
+        password_stdin: Annotated[
+            bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+        ] = False,
+    ) -> None:
+        """Create an account; prompts for the password twice unless --password-stdin."""
+        settings = load_settings()
+        try:
+            config = load_config()
+        except HandoffConfigError as exc:
+            typer.echo(f"configuration error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        password = _read_password(password_stdin)
+
+        async def run() -> str:
+            database = Database(settings.resolved_database_url)
+            try:
+                async with database.session() as session:
+                    account = await create_account(
+                        session,
+                        login=login,
+                        display_name=display_name,
+                        role=role,
+                        pools=parse_pools(pools),
+                        password=password,
+                        config=config,
+                    )
+                    return account.id
+            finally:
+                await database.dispose()
+
+        Database(settings.resolved_database_url).migrate()
+        try:
+            account_id = asyncio.run(run())
+        except AccountError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(f"created account {account_id} (login {login}, role {role})")

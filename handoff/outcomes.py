@@ -1,0 +1,50 @@
+"""The outcome codes a counselor chooses when closing a case, from ``config/outcomes.yml``.
+
+Codes (not free text) keep statistics and the referral path (110, 119, 189, 配偶者暴力相談支援
+センター) countable without storing anything a resident wrote.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+from handoff.errors import HandoffConfigError, UnknownOutcome
+
+OUTCOMES_FILE = Path(__file__).resolve().parent / "config" / "outcomes.yml"
+_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
+
+
+class Outcomes:
+    """Outcome codes and their Japanese labels for the console."""
+
+    def __init__(self, labels: dict[str, str]) -> None:
+        """Use :meth:`load`."""
+        self.labels = labels
+
+    @classmethod
+    def load(cls, path: Path = OUTCOMES_FILE) -> Outcomes:
+        """Reads the file; codes must be snake_case and labels non-empty."""
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise HandoffConfigError(f"cannot read {path}: {exc}") from exc
+        raw = data.get("outcomes") if isinstance(data, dict) else None
+        if not isinstance(raw, dict) or not raw:
+            raise HandoffConfigError(f"{path}: 'outcomes' must be a non-empty mapping")
+        labels: dict[str, str] = {}
+        for code, label in raw.items():
+            if not isinstance(code, str) or not _CODE.match(code):
+                raise HandoffConfigError(f"{path}: bad outcome code {code!r} (snake_case)")
+            if not isinstance(label, str) or not label.strip():
+                raise HandoffConfigError(f"{path}: outcome {code} needs a label")
+            labels[code] = label
+        return cls(labels)
+
+    def check(self, code: str) -> str:
+        """Returns ``code`` if it is known, else raises :class:`UnknownOutcome`."""
+        if code not in self.labels:
+            raise UnknownOutcome(f"unknown outcome {code!r}; choose one of {sorted(self.labels)}")
+        return code
