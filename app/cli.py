@@ -377,6 +377,9 @@ def bench_webhook(
     database_url: Annotated[
         str | None, typer.Option(help="Database for both workers (default: scratch SQLite).")
     ] = None,
+    split: Annotated[
+        bool, typer.Option(help="Web processes only acknowledge; `tsunagu worker` processes work.")
+    ] = False,
 ) -> None:
     """Two app workers + LINE stand-in, one worker killed mid-run: loss, duplicates, latency."""
     from evaluation.bench_webhook import run_bench
@@ -402,6 +405,8 @@ def bench_webhook(
                 concurrency=concurrency,
                 database_url=database_url,
                 nlu_url=url,
+                split=split,
+                kb_model_dir=settings.kb_model_dir or settings.resolved_data_dir / "kb" / "models",
             )
 
     result = asyncio.run(run())
@@ -416,6 +421,7 @@ def bench_webhook(
             "ack_ms",
             "processing_ms",
             "throughput_events_per_s",
+            "processed_per_s",
         ],
     )
 

@@ -122,19 +122,7 @@ class InboxWorker:
 
     async def run(self) -> None:
         """Loops until cancelled."""
-        while True:
-            try:
-                handled = await self.run_once()
-            except Exception as exc:  # e.g. the database restarting: wait and try again
-                log_event(
-                    logger, "inbox.loop_error", level=logging.ERROR, error_type=type(exc).__name__
-                )
-                handled = 0
-                await asyncio.sleep(1.0)
-            if handled == 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
+        await _poll_forever("inbox", self.run_once, self._wake, self.idle_seconds)
 
 
 @dataclass
@@ -204,16 +192,26 @@ class LineSender:
 
     async def run(self) -> None:
         """Loops until cancelled."""
-        while True:
-            try:
-                handled = await self.run_once()
-            except Exception as exc:
-                log_event(
-                    logger, "outbox.loop_error", level=logging.ERROR, error_type=type(exc).__name__
-                )
-                handled = 0
-                await asyncio.sleep(1.0)
-            if handled == 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self.idle_seconds)
+        await _poll_forever("outbox", self.run_once, self._wake, self.idle_seconds)
+
+
+async def _poll_forever(
+    name: str, run_once: Callable[[], Awaitable[int]], wake: asyncio.Event, idle_seconds: float
+) -> None:
+    """Runs batches back to back while there is work; otherwise waits for a wake-up or a poll.
+
+    A failing batch (e.g. the database restarting) is logged and retried a second later.
+    """
+    while True:
+        try:
+            handled = await run_once()
+        except Exception as exc:
+            log_event(
+                logger, f"{name}.loop_error", level=logging.ERROR, error_type=type(exc).__name__
+            )
+            handled = 0
+            await asyncio.sleep(1.0)
+        if handled == 0:
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=idle_seconds)

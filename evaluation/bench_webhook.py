@@ -46,11 +46,12 @@ TEXTS = ("こんにちは", "ありがとう", "スマホの文字を大きく�
 
 @dataclass
 class Worker:
-    """One ``tsunagu serve`` process."""
+    """One ``tsunagu serve`` process, or with ``role="worker"`` one ``tsunagu worker``."""
 
     port: int
     env: dict[str, str]
     log: Path
+    role: str = "serve"
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -61,8 +62,11 @@ class Worker:
     def start(self) -> None:
         """Starts the process (readiness is awaited separately)."""
         with self.log.open("ab") as log:
+            command = [str(Path(sys.executable).parent / "tsunagu"), self.role]
+            if self.role == "serve":
+                command += ["--port", str(self.port)]
             self.process = subprocess.Popen(
-                [str(Path(sys.executable).parent / "tsunagu"), "serve", "--port", str(self.port)],
+                command,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -138,6 +142,7 @@ async def _post(
 
 async def _generate(
     workers: list[Worker],
+    victim: Worker,
     standin: StandinClient,
     *,
     events: int,
@@ -171,10 +176,11 @@ async def _generate(
 
     async def chaos() -> None:
         await killed.wait()
-        workers[0].kill()
+        victim.kill()
         await asyncio.sleep(1.0)
-        workers[0].start()
-        await _ready(workers[0].url)
+        victim.start()
+        if victim.role == "serve":
+            await _ready(victim.url)
 
     began = time.perf_counter()
     limits = httpx.Limits(max_connections=concurrency)
@@ -209,8 +215,15 @@ async def run_bench(
     database_url: str | None = None,
     nlu_url: str,
     work_dir: Path | None = None,
+    split: bool = False,
+    kb_model_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Runs the whole scenario and returns the report."""
+    """Runs the whole scenario and returns the report.
+
+    ``split`` runs the docker-compose topology: two web processes that only acknowledge
+    (``TSUNAGU_RUN_WORKERS=false``) and two ``tsunagu worker`` processes, one of which is
+    killed; otherwise two ``tsunagu serve`` processes do both and one of them is killed.
+    """
     work = Path(work_dir or tempfile.mkdtemp(prefix="tsunagu-bench-webhook-"))
     work.mkdir(parents=True, exist_ok=True)
     url = database_url or f"sqlite:///{work / 'bench.db'}"
@@ -234,13 +247,25 @@ async def run_bench(
             "TSUNAGU_RATE_LIMIT_LINE_USER": "10000000/minute",
             "TSUNAGU_LOG_LEVEL": "WARNING",
         }
-        workers = [Worker(free_port(), env, work / f"worker{i}.log") for i in range(2)]
+        if kb_model_dir is not None:
+            # One built model for every process (four building it at once would collide).
+            env["TSUNAGU_KB_MODEL_DIR"] = str(kb_model_dir)
+        web_env = {**env, "TSUNAGU_RUN_WORKERS": "false"} if split else env
+        web = [Worker(free_port(), web_env, work / f"web{i}.log") for i in range(2)]
+        background = (
+            [Worker(0, env, work / f"worker{i}.log", role="worker") for i in range(2)]
+            if split
+            else []
+        )
+        processes = web + background
         try:
-            for worker in workers:
-                worker.start()
-            await asyncio.gather(*(_ready(w.url) for w in workers))
+            for process in processes:
+                process.start()
+            await asyncio.gather(*(_ready(w.url) for w in web))
+            began_all = time.perf_counter()
             load, elapsed = await _generate(
-                workers,
+                web,
+                background[0] if split else web[0],
                 standin,
                 events=events,
                 users=users,
@@ -252,17 +277,18 @@ async def run_bench(
             drained = time.perf_counter()
             report = await _report(database, standin, load, events)
         finally:
-            for worker in workers:
-                worker.stop()
+            for process in processes:
+                process.stop()
             await database.dispose()
     report |= {
         "events": events,
         "users": users,
-        "workers": 2,
-        "killed_workers": 1,
+        "topology": "2 web + 2 worker processes" if split else "2 serve processes",
+        "killed": "one worker process" if split else "one serve process",
         "database": url.split(":", 1)[0],
         "send_seconds": round(elapsed, 2),
         "throughput_events_per_s": round(events / max(elapsed, 1e-9), 1),
+        "processed_per_s": round(events / max(drained - began_all, 1e-9), 1),
         "drain_seconds": round(drained - finished, 2),
     }
     return report

@@ -11,14 +11,12 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
-from app.main import create_app
-from app.wiring import Runtime, build_runtime
+from app.wiring import Runtime
 from channels.line.simulate import build_payload, sign
 from channels.line.standin.runner import StandinClient, run_standin
 from core.config import Settings
-from nlu.service import free_port
+from tests.channels.web_support import serve_app
 from tests.conftest import FakeNlu
 
 SECRET = "test-channel-secret"
@@ -80,22 +78,9 @@ def line_settings(data_dir: Path, standin_url: str, database_url: str, **extra: 
 
 
 async def serve(settings: Settings, nlu: Any) -> AsyncIterator[tuple[str, Runtime]]:
-    runtime = build_runtime(settings, nlu_url="http://127.0.0.1:9", nlu=nlu)
-    app = create_app(runtime)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
-    task = asyncio.get_running_loop().create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}", runtime
-    finally:
-        server.should_exit = True
-        await task
+    """The real app on a loopback port (``async for url, runtime in serve(...)``)."""
+    async with serve_app(settings, nlu) as (url, _app, runtime):
+        yield url, runtime
 
 
 @pytest.fixture
