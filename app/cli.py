@@ -380,6 +380,10 @@ def bench_webhook(
     split: Annotated[
         bool, typer.Option(help="Web processes only acknowledge; `tsunagu worker` processes work.")
     ] = False,
+    rate: Annotated[
+        float | None,
+        typer.Option(help="Pace the events at this many per second (default: flat out)."),
+    ] = None,
 ) -> None:
     """Two app workers + LINE stand-in, one worker killed mid-run: loss, duplicates, latency."""
     from evaluation.bench_webhook import run_bench
@@ -406,6 +410,7 @@ def bench_webhook(
                 database_url=database_url,
                 nlu_url=url,
                 split=split,
+                rate=rate,
                 kb_model_dir=settings.kb_model_dir or settings.resolved_data_dir / "kb" / "models",
             )
 

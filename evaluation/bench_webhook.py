@@ -149,6 +149,7 @@ async def _generate(
     users: int,
     concurrency: int,
     kill_at: int,
+    rate: float | None = None,
 ) -> tuple[Load, float]:
     load = Load()
     user_ids = [f"U{random.getrandbits(128):032x}" for _ in range(users)]
@@ -164,10 +165,18 @@ async def _generate(
     sent = 0
     killed = asyncio.Event()
 
+    began = time.perf_counter()
+    issued = 0
+
     async def pump(http: httpx.AsyncClient) -> None:
-        nonlocal sent
+        nonlocal sent, issued
         while not queue.empty():
             event = queue.get_nowait()
+            if rate:
+                # Paced like real traffic: event i leaves at i / rate seconds.
+                due = began + issued / rate
+                issued += 1
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
             await _post(http, workers, event, load)
             load.per_user[event["source"]["userId"]] += 1
             sent += 1
@@ -182,7 +191,6 @@ async def _generate(
         if victim.role == "serve":
             await _ready(victim.url)
 
-    began = time.perf_counter()
     limits = httpx.Limits(max_connections=concurrency)
     async with httpx.AsyncClient(timeout=10.0, limits=limits) as http:
         chaos_task = asyncio.create_task(chaos())
@@ -217,6 +225,7 @@ async def run_bench(
     work_dir: Path | None = None,
     split: bool = False,
     kb_model_dir: Path | None = None,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     """Runs the whole scenario and returns the report.
 
@@ -271,6 +280,7 @@ async def run_bench(
                 users=users,
                 concurrency=concurrency,
                 kill_at=events // 2,
+                rate=rate,
             )
             finished = time.perf_counter()
             await _drain(database, events, timeout=max(120.0, events / 20))
@@ -286,6 +296,7 @@ async def run_bench(
         "topology": "2 web + 2 worker processes" if split else "2 serve processes",
         "killed": "one worker process" if split else "one serve process",
         "database": url.split(":", 1)[0],
+        "offered_rate_per_s": rate,
         "send_seconds": round(elapsed, 2),
         "throughput_events_per_s": round(events / max(elapsed, 1e-9), 1),
         "processed_per_s": round(events / max(drained - began_all, 1e-9), 1),
