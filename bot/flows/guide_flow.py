@@ -118,7 +118,10 @@ def on_control(
     always win, and 「はい」 is DONE during a step but YES to the resume question.
     """
     if Control.NO in controls and state.failures >= FAILURES_BEFORE_HUMAN_OFFER:
-        # 「だいじょうぶ、いらない」 to the offer of a person: no thanks, the guide goes on.
+        # 「だいじょうぶ、いらない」 to the offer of a person: no thanks, the guide goes on
+        # where it was (still at the phone question if no phone was chosen yet).
+        if state.phase == "platform":
+            return FlowTurn(state.moved(now, failures=0), Say.PLATFORM_QUESTION)
         return FlowTurn(state.moved(now, phase="step", failures=0), Say.STEP)
     if Control.STOP in controls:
         return FlowTurn(None, Say.STOPPED)

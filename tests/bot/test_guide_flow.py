@@ -278,3 +278,11 @@ def test_declining_the_offer_with_a_stop_word_keeps_the_guide() -> None:
     assert turn.say is Say.STEP and turn.state is not None and turn.state.step == 1
     # Without a pending offer, いらない still stops.
     assert ctl(at(1), Control.NO, Control.STOP).say is Say.STOPPED
+
+
+def test_declining_the_offer_at_the_phone_question_asks_it_again() -> None:
+    offered = FlowState(PHONE.guide_id, "platform", 0, None, 2, "ja", T0)
+    turn = gf.on_control(offered, PHONE, frozenset({Control.NO, Control.STOP}), None, LATER)
+    assert turn is not None and turn.say is Say.PLATFORM_QUESTION
+    assert turn.state is not None
+    assert (turn.state.phase, turn.state.platform, turn.state.failures) == ("platform", None, 0)
