@@ -141,10 +141,15 @@ def on_unrecognised(state: FlowState, now: datetime) -> FlowTurn:
     """
     if state.phase == "resume":
         return FlowTurn(state.moved(now), Say.RESUME_QUESTION)
+    return _failed(state, now, Say.UNRECOGNISED)
+
+
+def _failed(state: FlowState, now: datetime, say: Say, **changes: object) -> FlowTurn:
+    """Counts one more failure on the current step; the second brings the offer of a person."""
     failures = state.failures + 1
     return FlowTurn(
-        state.moved(now, failures=failures),
-        Say.UNRECOGNISED,
+        state.moved(now, failures=failures, **changes),
+        say,
         offer_human=failures >= FAILURES_BEFORE_HUMAN_OFFER,
     )
 
@@ -159,12 +164,7 @@ def _platform_phase(
     if platform is not None:
         return _go_to(state, guide, 0, now, platform=_platform_of(platform))
     if Control.UNSURE in controls:
-        failures = state.failures + 1
-        return FlowTurn(
-            state.moved(now, failures=failures),
-            Say.PLATFORM_HELP,
-            offer_human=failures >= FAILURES_BEFORE_HUMAN_OFFER,
-        )
+        return _failed(state, now, Say.PLATFORM_HELP)
     if controls:
         return FlowTurn(state.moved(now), Say.PLATFORM_QUESTION)
     return None
@@ -220,12 +220,7 @@ def _step_phase(
     if Control.AGAIN in controls:
         return FlowTurn(state.moved(now, phase="step"), Say.STEP)
     if Control.UNSURE in controls:
-        failures = state.failures + 1
-        return FlowTurn(
-            state.moved(now, phase="step", failures=failures),
-            Say.STEP_SIMPLER,
-            offer_human=failures >= FAILURES_BEFORE_HUMAN_OFFER,
-        )
+        return _failed(state, now, Say.STEP_SIMPLER, phase="step")
     if Control.DONE in controls:
         if state.step + 1 >= total:
             return FlowTurn(None, Say.DONE)
