@@ -19,6 +19,7 @@ from channels import web
 from channels.line import webhook as line_webhook
 from channels.runner import start_workers
 from handoff import console
+from handoff.console.alerts import run_alerts
 from nlu.service import RasaProcess
 from storage.errors import StorageError
 
@@ -34,6 +35,8 @@ def create_app(runtime: Runtime, *, nlu_process: RasaProcess | None = None) -> F
             # Not awaited to readiness: the safety layer answers while Rasa loads.
             await nlu_process.start(wait=False)
         tasks = start_workers(runtime) if runtime.settings.run_workers else []
+        # Emergency alerts for the console (one alert per case and pool across workers).
+        tasks.append(asyncio.create_task(run_alerts(runtime), name="console-alerts"))
         try:
             yield
         finally:

@@ -1,4 +1,10 @@
-"""``tsunagu users add``: create counselor console accounts (password hashed with argon2id)."""
+"""``tsunagu users …``: counselor console accounts (passwords hashed with argon2id).
+
+``add`` creates one; ``passwd`` sets a new password and ``remove`` deletes one, both signing
+the account out of every console session at once; ``check`` compares the roster in
+``pools.yml`` with the accounts (the accounts decide what a login sees) and exits 1 on any
+difference, for a deployment check.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,14 @@ from typing import Annotated
 import typer
 
 from core.config import Settings
-from handoff.accounts import ROLES, create_account, parse_pools
+from handoff.accounts import (
+    ROLES,
+    change_password,
+    create_account,
+    parse_pools,
+    remove_account,
+    roster_problems,
+)
 from handoff.errors import AccountError, HandoffConfigError
 from handoff.pools import load_config
 from storage.db import Database
@@ -74,3 +87,81 @@ def register(cli: typer.Typer, load_settings: Callable[[], Settings]) -> None:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from exc
         typer.echo(f"created account {account_id} (login {login}, role {role})")
+
+    @users_cli.command("passwd")
+    def passwd(
+        login: Annotated[str, typer.Option(help="The account's login.")],
+        password_stdin: Annotated[
+            bool, typer.Option("--password-stdin", help="Read the password from stdin.")
+        ] = False,
+    ) -> None:
+        """Set a new password (lifts a lockout) and sign the account out everywhere."""
+        settings = load_settings()
+        password = _read_password(password_stdin)
+
+        async def run() -> int:
+            database = Database(settings.resolved_database_url)
+            try:
+                async with database.session() as session:
+                    return await change_password(session, login, password)
+            finally:
+                await database.dispose()
+
+        Database(settings.resolved_database_url).migrate()
+        try:
+            revoked = asyncio.run(run())
+        except AccountError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(f"password changed for {login}; {revoked} session(s) signed out")
+
+    @users_cli.command("remove")
+    def remove(login: Annotated[str, typer.Option(help="The account's login.")]) -> None:
+        """Delete an account after signing it out of every console session."""
+        settings = load_settings()
+
+        async def run() -> int:
+            database = Database(settings.resolved_database_url)
+            try:
+                async with database.session() as session:
+                    return await remove_account(session, login)
+            finally:
+                await database.dispose()
+
+        Database(settings.resolved_database_url).migrate()
+        try:
+            revoked = asyncio.run(run())
+        except AccountError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+        typer.echo(f"removed {login}; {revoked} session(s) signed out")
+
+    @users_cli.command("check")
+    def check() -> None:
+        """Compare the roster in pools.yml with the accounts; exit 1 if they differ."""
+        settings = load_settings()
+        try:
+            config = load_config()
+        except HandoffConfigError as exc:
+            typer.echo(f"configuration error: {exc}", err=True)
+            raise typer.Exit(2) from exc
+
+        async def run() -> list[str]:
+            database = Database(settings.resolved_database_url)
+            try:
+                async with database.session() as session:
+                    return [str(p) for p in await roster_problems(session, config)]
+            finally:
+                await database.dispose()
+
+        Database(settings.resolved_database_url).migrate()
+        problems = asyncio.run(run())
+        for line in problems:
+            typer.echo(line)
+        if problems:
+            typer.echo(
+                f"{len(problems)} difference(s) between pools.yml's roster and the accounts",
+                err=True,
+            )
+            raise typer.Exit(1)
+        typer.echo("roster and accounts agree")

@@ -12,11 +12,15 @@ from bot.flows.guide_flow import FlowLimits
 from bot.responses import Responses
 from bot.safety.assessment import SafetyAssessor
 from bot.safety.lexicon import CrisisLexicon
+from bot.types import SafetyCategory
 from channels.line.api import LineApi
 from core.config import Settings
 from core.event_buses import build_event_bus
 from core.events import EventBus, LocalEventBus
+from handoff.notice_texts import NoticeTexts
+from handoff.pools import load_config
 from handoff.queue import PoolRouter
+from handoff.resident_notices import NoticeSweeper, ResidentNotices
 from knowledge.types import KnowledgeSource
 from nlu.client import NluClient, RasaClient
 from storage.crypto import Keyring
@@ -43,11 +47,20 @@ class Runtime:
     # Cross-worker notices (ids only). In-process by default; build_runtime picks Redis or
     # PostgreSQL NOTIFY for several workers (core/event_buses.py, TSUNAGU_EVENT_BUS).
     events: EventBus = field(default_factory=LocalEventBus)
+    # Queue updates and session notices for waiting residents, and the loop that sweeps
+    # them (started with the workers; kept apart so that new inbox work does not wake it).
+    resident_notices: ResidentNotices | None = None
+    notice_sweeper: NoticeSweeper | None = None
 
     def wake_workers(self) -> None:
         """Tells this process's workers there is new work (others find it by polling)."""
         for worker in self.workers:
             worker.wake()
+
+    def wake_resident_notices(self) -> None:
+        """Asks this process's notice sweeper to look at the queue now (a case moved)."""
+        if self.notice_sweeper is not None:
+            self.notice_sweeper.wake()
 
     async def start_events(self) -> None:
         """Connects a Redis/PostgreSQL event bus (needs the running loop; app lifespan)."""
@@ -100,12 +113,15 @@ def build_runtime(
     pepper = load_pepper(settings)
     transcript = Transcript(keyring)
     events = build_event_bus(settings)
+    responses = Responses.load()
+    handoff_config = load_config()
+    notice_texts = NoticeTexts.load()
     deps = EngineDeps(
         database=database,
         transcript=transcript,
         nlu=client,
         assessor=SafetyAssessor(CrisisLexicon.load()),
-        responses=Responses.load(),
+        responses=responses,
         router=PoolRouter.load(),
         pepper=pepper,
         nlu_timeout_seconds=settings.nlu_timeout_seconds,
@@ -115,9 +131,11 @@ def build_runtime(
             expire_after=timedelta(hours=settings.flow_expire_after_hours),
         ),
         events=events,
+        handoff_config=handoff_config,
+        notice_texts=notice_texts,
     )
     engine = Engine(deps)
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         database=database,
         nlu=client,
@@ -129,3 +147,16 @@ def build_runtime(
         knowledge=knowledge,
         events=events,
     )
+    runtime.resident_notices = ResidentNotices(
+        database=database,
+        transcript=transcript,
+        config=handoff_config,
+        texts=notice_texts,
+        hotlines=lambda language, categories: responses.always_open_block(
+            language, tuple(SafetyCategory(c) for c in categories)
+        ),
+        events=events,
+        # A LINE notice is in the outbox: wake this process's sender (others poll).
+        on_outbox=runtime.wake_workers,
+    )
+    return runtime

@@ -4,7 +4,8 @@ Runs after the safety assessment and the escalation policy, inside the engine's 
 session. Safety always wins: for any decision other than ANSWER the guide is closed and the
 engine renders the safety, handoff or follow-up message itself. Otherwise, in order:
 
-1. a guide in progress consumes control words (できた, わからん, もういっぺん, stop …);
+1. a guide in progress consumes control words (できた, わからん, もういっぺん, stop …), and so
+   does a guide that ended a few minutes ago (「できた」 after the last step is still about it);
 2. greetings, thanks and goodbyes keep their templates;
 3. everything else is looked up in the knowledge base with the NLU intent as a prior — a
    confident FAQ hit is answered, a confident guide hit starts the guide, and anything less is
@@ -19,9 +20,9 @@ from datetime import UTC, datetime
 from bot.flows import guide_flow
 from bot.flows.context import GUIDE_ANSWER_REASON, read_in_guide
 from bot.flows.controls import Control, FlowControls, PlatformWord
-from bot.flows.guide_flow import FlowLimits, FlowTurn
+from bot.flows.guide_flow import FlowLimits, FlowTurn, Say
 from bot.flows.render import FlowRenderer, localized
-from bot.flows.state import FlowState
+from bot.flows.state import EndedGuide, FlowState
 from bot.policy import Action, Decision
 from bot.responses import Responses
 from bot.types import Assessment, Reply, Urgency
@@ -87,13 +88,27 @@ class Answerer:
         self._config = config or AnswerConfig()
         self._render = FlowRenderer(responses)
 
-    def in_context(self, assessment: Assessment, text: str, flow_state: str | None) -> Assessment:
+    def in_context(
+        self,
+        assessment: Assessment,
+        text: str,
+        flow_state: str | None,
+        now: datetime | None = None,
+    ) -> Assessment:
         """The safety assessment read in the guide's context (see :mod:`bot.flows.context`).
 
         Call it before the policy decides: it can only withdraw a classifier-only
-        escalation of an exact button word while a guide is in progress.
+        escalation of an exact button word while a guide is in progress or within the
+        resume window after it ended.
         """
-        return read_in_guide(assessment, text, flow_state, self._controls)
+        return read_in_guide(
+            assessment,
+            text,
+            flow_state,
+            self._controls,
+            now=now or datetime.now(UTC),
+            recent=self._limits.resume_after,
+        )
 
     def respond(
         self,
@@ -106,15 +121,23 @@ class Answerer:
     ) -> Answer:
         """The answer to one message; ``flow_state`` is the conversation's stored guide state."""
         state = FlowState.from_json(flow_state)
+        ended = EndedGuide.from_json(flow_state)
+        if ended is not None and not ended.is_recent(now, self._limits.resume_after):
+            ended = None
         controls = self._controls.recognise(text)
         if state is not None and guide_flow.age_of(state, now, self._limits) == "expired":
+            # Timed out: the kind note below ends it, and a button word soon after is still
+            # read as a reply to it.
+            ended = EndedGuide(state.guide_id, state.language, now)
             expired, state = True, None
         else:
             expired = False
         if decision.action is not Action.ANSWER:
             # Safety, handoff, follow-up or a counselor's turn: the guide ends here.
             pool = self._controls.handoff_pool if decision.action is Action.HANDOFF else None
-            return Answer(decision, None, None, pool if state is not None else None)
+            # The guide's 「人と話す」 button, also just after the guide ended: digital help.
+            from_guide = state is not None or (ended is not None and Control.HUMAN in controls)
+            return Answer(decision, None, None, pool if from_guide else None)
 
         message = _Message(text, language, assessment, controls, self._controls.platform(text), now)
         if state is not None:
@@ -123,11 +146,15 @@ class Answerer:
                 return answer
             state = None  # the guide is gone from the knowledge base: start afresh
         if Control.HUMAN in controls:
-            # The 「人と話す」 button works even when the NLU did not understand it.
-            return Answer(_handoff(), None, None, None)
-        if expired and controls:
+            # The 「人と話す」 button works even when the NLU did not understand it (right
+            # after a guide it comes from the guide's button: digital help).
+            pool = self._controls.handoff_pool if ended is not None else None
+            return Answer(_handoff(), None, None, pool)
+        if expired and controls and ended is not None:
             reply = Reply(self._r.text(language, "flow_expired"), self._r.quick_replies(language))
-            return Answer(decision, (reply,), None)
+            return Answer(decision, (reply,), ended.to_json())
+        if ended is not None and controls and self._controls.is_guide_answer(text):
+            return self._after_guide(decision, ended, message)
         if self._controls.is_guide_answer(text):
             # A bare button word with no guide to answer: a search would pick a random page.
             # 「iPhone」 alone is a smartphone question; 「はい」 alone is not understood.
@@ -169,11 +196,15 @@ class Answerer:
         platform = msg.platform if asked else self._controls.exact_platform(msg.text)
         if state.phase != "resume" and guide_flow.age_of(state, msg.now, self._limits) == "paused":
             if msg.controls or platform is not None:
-                return self._flow(decision, guide_flow.pause(state, msg.now), guide, state.language)
+                return self._flow(
+                    decision, guide_flow.pause(state, msg.now), guide, state.language, msg.now
+                )
             other = self._confident_other(msg, state.guide_id)
             if other is not None:
                 return self._fresh(decision, msg, keep=state, searched=other)
-            return self._flow(decision, guide_flow.pause(state, msg.now), guide, state.language)
+            return self._flow(
+                decision, guide_flow.pause(state, msg.now), guide, state.language, msg.now
+            )
         turn = guide_flow.on_control(state, guide, msg.controls, platform, msg.now)
         if turn is None:
             other = self._confident_other(msg, state.guide_id)
@@ -184,7 +215,39 @@ class Answerer:
             return Answer(_handoff(), None, None, self._controls.handoff_pool)
         # 「もういい」 that the classifier took for despair: stop, and leave the door open.
         check_in = GUIDE_ANSWER_REASON in msg.assessment.reasons
-        return self._flow(decision, turn, guide, state.language, check_in=check_in)
+        return self._flow(decision, turn, guide, state.language, msg.now, check_in=check_in)
+
+    def _after_guide(self, decision: Decision, ended: EndedGuide, msg: _Message) -> Answer:
+        """A bare button word just after a guide ended: answer it as part of the guide.
+
+        「できた」 gets a kind "anything else?", 「わからない」 the way back into the guide or
+        to a person, 「最初から」/「もう一回」 the guide again. The note stays, so the next
+        button word within the window is read the same way.
+        """
+        lang, kept = ended.language, ended.to_json()
+        guide = self._guide(ended.guide_id)
+        again = {Control.RESTART, Control.AGAIN, Control.BACK}
+        if msg.controls & again and guide is not None and _has_steps(guide):
+            return self._flow(
+                decision, guide_flow.start(guide, lang, msg.now), guide, lang, msg.now
+            )
+        if Control.STOP in msg.controls or Control.NO in msg.controls:
+            lines = [self._r.text(lang, "flow_after_stop")]
+            if GUIDE_ANSWER_REASON in msg.assessment.reasons:
+                lines.append(self._r.text(lang, "flow_checkin"))
+            reply = Reply("\n".join(lines), self._r.quick_replies(lang))
+        elif Control.UNSURE in msg.controls:
+            reply = Reply(self._r.text(lang, "flow_after_unsure"), self._after_buttons(lang, guide))
+        else:
+            reply = Reply(self._r.text(lang, "flow_after_done"), self._r.quick_replies(lang))
+        return Answer(decision, (reply,), kept)
+
+    def _after_buttons(self, language: str, guide: Guide | None) -> tuple[str, ...]:
+        """「最初から」 only when the guide can still be shown, then 「人と話す」."""
+        buttons = self._r.quick_replies(language, "flow_after")
+        if guide is None or not _has_steps(guide):
+            return self._r.quick_replies(language)
+        return buttons
 
     def _confident_other(self, msg: _Message, current_guide: str) -> SearchResult | None:
         """A confident knowledge-base hit for something other than the current guide."""
@@ -202,13 +265,20 @@ class Answerer:
         turn: FlowTurn,
         guide: Guide,
         language: str,
+        now: datetime,
         *,
         check_in: bool = False,
     ) -> Answer:
         """Renders a guide turn in the guide's language (「OK」 must not switch to English)."""
         reply = self._render.render(turn, guide, language, check_in=check_in)
         state = turn.state
-        return Answer(decision, (reply,), state.to_json() if state is not None else None)
+        if state is not None:
+            return Answer(decision, (reply,), state.to_json())
+        if turn.say in (Say.DONE, Say.STOPPED):
+            # Remember the end for a few minutes: 「できた」 now is still about this guide.
+            ended = EndedGuide(guide.guide_id, language, now)
+            return Answer(decision, (reply,), ended.to_json())
+        return Answer(decision, (reply,), None)
 
     # --- no guide in progress --------------------------------------------------------------
 
@@ -239,7 +309,7 @@ class Answerer:
                 guide = self._guide(best.doc_id)
                 if guide is not None and _has_steps(guide):
                     turn = guide_flow.start(guide, msg.language, msg.now)
-                    return self._flow(decision, turn, guide, msg.language)
+                    return self._flow(decision, turn, guide, msg.language, msg.now)
         key = "kb_not_found"
         if sure and assessment.intent in MISS_TEXT_INTENTS:
             key = f"kb_not_found_{assessment.intent}"

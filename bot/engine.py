@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +35,11 @@ from bot.types import (
 )
 from core.events import QUEUE_TOPIC, EventBus, conversation_topic
 from core.logging import log_event
-from handoff.queue import PoolRouter, enqueue
+from handoff.errors import HandoffConfigError
+from handoff.models import Case
+from handoff.notice_texts import NoticeTexts
+from handoff.pools import HandoffConfig, load_config
+from handoff.queue import PoolRouter, open_or_raise, wait_estimate
 from knowledge.types import KnowledgeSource
 from nlu.client import NluClient
 from nlu.errors import NluUnavailable
@@ -67,6 +73,11 @@ class EngineDeps:
     # Cross-worker notices of turns that commit on their own; a caller passing its session
     # publishes the deferred notices after its commit (storage/after_commit.py).
     events: EventBus | None = None
+    # Pools, hours and the queue estimate, for the resident's place in the queue; and the
+    # clock those are read at (tests pin it to check out-of-hours messages).
+    handoff_config: HandoffConfig = field(default_factory=load_config)
+    notice_texts: NoticeTexts = field(default_factory=NoticeTexts.load)
+    clock: Callable[[], datetime] = utcnow
 
 
 class Engine:
@@ -168,16 +179,20 @@ class Engine:
         )
         decision, conversation.flow_state = answer.decision, answer.flow_state
         case_id: str | None = None
+        status: Reply | None = None
         if decision.enqueue or (before.owner == "bot" and before.sensitive):
             routed = self._d.router.pool_for([c.value for c in decision.categories])
-            case = await enqueue(
+            enqueued = await open_or_raise(
                 session=session,
                 conversation_id=conversation.id,
                 urgency=int(decision.urgency),
                 pool=answer.pool or routed,
                 reasons=assessment.reasons,
             )
+            case = enqueued.case
             case_id = case.id
+            if enqueued.opened or enqueued.raised:
+                status = await self._queue_status(session, case, decision, language)
             # For the console's live queue, published only once the turn has committed.
             defer_notice(
                 session,
@@ -200,6 +215,10 @@ class Engine:
             facts = self._answers.supporting_faq(message.text, language, assessment)
             if facts is not None:
                 replies.append(facts)
+        if status is not None:
+            # After the safety message, never before it: place in the queue, or (out of
+            # hours) when counselors are back and the 24-hour lines.
+            replies.append(status)
         for reply in replies:
             await self._d.transcript.append(
                 session, conversation, direction="out", sender="bot", body=reply.text
@@ -229,6 +248,29 @@ class Engine:
             owner=owner,
             language=language,
         )
+
+    async def _queue_status(
+        self, session: AsyncSession, case: Case, decision: Decision, language: str
+    ) -> Reply | None:
+        """The resident's place in the queue and wait, remembered on the case.
+
+        Stored as ``notified_*`` in this transaction (the case row is locked by the enqueue),
+        so the sweep (handoff/resident_notices.py) only sends what changes afterwards. A
+        configuration problem costs this message, never the safety reply.
+        """
+        now = self._d.clock().astimezone(UTC)  # stored: SQLite keeps only the wall time
+        try:
+            estimate = await wait_estimate(session, self._d.handoff_config, case.id, at=now)
+        except HandoffConfigError:
+            log_event(logger, "queue_status.skipped", case_id=case.id, pool=case.pool)
+            return None
+        if estimate is None:  # already with a counselor
+            return None
+        hotlines = self._d.responses.always_open_block(language, decision.categories)
+        case.notified_position = estimate.position
+        case.notified_wait_minutes = estimate.queue_minutes
+        case.notified_at = now
+        return Reply(text=self._d.notice_texts.status(language, estimate, now, hotlines))
 
     async def _data_request(
         self,

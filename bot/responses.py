@@ -38,12 +38,22 @@ REQUIRED_KEYS = (
     "flow_stopped",
     "flow_checkin",
     "flow_expired",
+    "flow_after_done",
+    "flow_after_unsure",
+    "flow_after_stop",
     "faq_language_note",
     "kb_not_found",
     "kb_not_found_consumer_trouble",
     "kb_not_found_smartphone_help",
 )
-QUICK_REPLY_SETS = ("default", "flow_step", "flow_platform", "flow_resume", "flow_human")
+QUICK_REPLY_SETS = (
+    "default",
+    "flow_step",
+    "flow_platform",
+    "flow_resume",
+    "flow_human",
+    "flow_after",
+)
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,8 @@ class Hotline:
     categories: frozenset[SafetyCategory]
     emergency_only: bool
     order: int
+    # Answered 24 hours a day (named when no counselor is available).
+    always_open: bool = False
 
 
 class Responses:
@@ -136,6 +148,32 @@ class Responses:
             )
         return "\n".join(lines)
 
+    def always_open_lines(self, categories: tuple[SafetyCategory, ...]) -> list[Hotline]:
+        """24-hour lines for when no counselor can answer.
+
+        110/119 and the lines of ``categories`` (of suicide prevention when there is none,
+        as in the safety message).
+        """
+        wanted = set(categories or (SafetyCategory.SUICIDE,))
+        chosen = [
+            h
+            for h in self.hotlines
+            if h.always_open and (h.emergency_only or h.categories & wanted)
+        ]
+        return sorted(chosen, key=lambda h: (h.order, h.hotline_id))
+
+    def always_open_block(self, language: str, categories: tuple[SafetyCategory, ...]) -> str:
+        """The 24-hour lines as text lines (no header), in ``language``."""
+        section = self._texts.get(language, self._texts["ja"])
+        return "\n".join(
+            str(section["hotline_line"]).format(
+                name=hotline.name.get(language, hotline.name["ja"]),
+                number=hotline.number,
+                hours=hotline.hours.get(language, hotline.hours["ja"]),
+            )
+            for hotline in self.always_open_lines(categories)
+        )
+
 
 def _load_hotlines(path: Path) -> list[Hotline]:
     raw = load_yaml(path).get("hotlines")
@@ -152,6 +190,7 @@ def _load_hotlines(path: Path) -> list[Hotline]:
                 categories=frozenset(SafetyCategory(c) for c in item["categories"]),
                 emergency_only=bool(item.get("emergency_only", False)),
                 order=int(item.get("order", 100)),
+                always_open=bool(item.get("always_open", False)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ContentError(f"{path}: bad hotline entry {item!r:.80}: {exc}") from exc

@@ -1,4 +1,4 @@
-"""Starts this process's channel workers (inbox processor, LINE sender) inside the app."""
+"""Starts this process's background workers (inbox, LINE sender, resident notices)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from channels.line.api import LineApi
 from channels.line.consent import consent_provider
 from channels.line.processor import LineProcessor
 from channels.workers import InboxWorker, LineSender
+from handoff.resident_notices import NoticeSweeper
 
 
 def start_workers(runtime: Runtime) -> list[asyncio.Task[None]]:
@@ -48,4 +49,13 @@ def start_workers(runtime: Runtime) -> list[asyncio.Task[None]]:
         events=runtime.events,
     )
     runtime.workers = [inbox_worker] + ([sender] if sender is not None else [])
-    return [asyncio.get_running_loop().create_task(w.run()) for w in runtime.workers]
+    loop = asyncio.get_running_loop()
+    tasks = [loop.create_task(w.run()) for w in runtime.workers]
+    notices = runtime.resident_notices
+    if notices is not None:
+        # Queue updates and session-cap notices for waiting residents: swept periodically
+        # (changes made by other processes) and woken by this process's console actions.
+        notices.on_outbox = sender.wake if sender is not None else None
+        runtime.notice_sweeper = NoticeSweeper(notices)
+        tasks.append(loop.create_task(runtime.notice_sweeper.run()))
+    return tasks

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     rate_limit_chat_user: str = "20/minute;200/hour"
     rate_limit_webhook_ip: str = "3000/minute"
     rate_limit_line_user: str = "30/minute;300/hour"
+    # Console sign-in attempts per client IP (on top of the per-account lockout), so one
+    # address cannot try passwords across many logins.
+    rate_limit_console_login_ip: str = "20/minute;200/hour"
     # Shared rate-limit counters for several workers (redis://127.0.0.1:6379/0); unset, each
     # process counts in memory.
     redis_url: SecretStr | None = None
@@ -112,6 +115,7 @@ class Settings(BaseSettings):
         "rate_limit_chat_user",
         "rate_limit_webhook_ip",
         "rate_limit_line_user",
+        "rate_limit_console_login_ip",
     )
     @classmethod
     def _rate_limit_syntax(cls, value: str) -> str:

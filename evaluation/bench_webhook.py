@@ -98,7 +98,7 @@ class Load:
     refused: int = 0
 
 
-async def _ready(url: str, timeout: float = 120.0) -> None:
+async def _ready(url: str, timeout: float = 300.0) -> None:
     deadline = time.monotonic() + timeout
     async with httpx.AsyncClient(timeout=2.0) as http:
         while time.monotonic() < deadline:

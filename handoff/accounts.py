@@ -4,6 +4,14 @@ Five wrong passwords in a row lock the login for 15 minutes; while locked even t
 password is refused (without checking it), so guessing cannot continue. Failed attempts are
 counted with an atomic ``UPDATE … SET failed_attempts = failed_attempts + 1`` so parallel
 guesses on several workers are all counted.
+
+Locking an account, changing its password or removing it also revokes every console session
+of the account (``handoff/console_sessions.py``): whoever held a cookie is signed out.
+
+The accounts are the source of truth for access: ``counselor_accounts.pools`` decides what a
+login sees, claims and is alerted to. The roster in ``pools.yml`` (names for transfers,
+staff counts for wait estimates) must agree with them: :func:`roster_problems` lists every
+difference (``tsunagu users check``; logged at start-up).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from handoff import console_sessions
 from handoff.errors import AccountError
 from handoff.models import CounselorAccount
 from handoff.pools import HandoffConfig
@@ -166,6 +175,7 @@ async def authenticate(
             .where(CounselorAccount.id == account.id)
             .values(locked_until=until, failed_attempts=0)
         )
+        await console_sessions.revoke_all(session, account.id, now=now)
         return AuthResult(AuthStatus.LOCKED, locked_until=until)
     return AuthResult(AuthStatus.INVALID)
 
@@ -173,3 +183,85 @@ async def authenticate(
 def account_pools(account: CounselorAccount) -> tuple[str, ...]:
     """The pools of an account as a tuple."""
     return parse_pools(account.pools)
+
+
+async def _by_login(session: AsyncSession, login: str) -> CounselorAccount:
+    account = await session.scalar(select(CounselorAccount).where(CounselorAccount.login == login))
+    if account is None:
+        raise AccountError(f"no account with login {login!r}")
+    return account
+
+
+async def change_password(session: AsyncSession, login: str, password: str) -> int:
+    """Sets a new password and signs the account out everywhere; returns sessions revoked.
+
+    Also lifts a lockout: an administrator resetting the password has checked who asks.
+    """
+    account = await _by_login(session, login)
+    account.password_hash = hash_password(password)
+    account.failed_attempts = 0
+    account.locked_until = None
+    await session.flush()
+    return await console_sessions.revoke_all(session, account.id)
+
+
+async def remove_account(session: AsyncSession, login: str) -> int:
+    """Revokes the account's sessions, then deletes it; returns sessions revoked.
+
+    Cases keep the counselor id they were handled by (the audit log names it too).
+    """
+    account = await _by_login(session, login)
+    revoked = await console_sessions.revoke_all(session, account.id)
+    await session.delete(account)
+    await session.flush()
+    return revoked
+
+
+@dataclass(frozen=True)
+class RosterProblem:
+    """One difference between the roster (``pools.yml``) and the accounts (ids only)."""
+
+    counselor_id: str
+    problem: str  # "no_account" | "not_on_roster" | "role_differs" | "pools_differ"
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.counselor_id}: {self.problem}" + (f" ({self.detail})" if self.detail else "")
+
+
+async def roster_problems(session: AsyncSession, config: HandoffConfig) -> list[RosterProblem]:
+    """Every difference between the roster and the accounts (empty when they agree).
+
+    The accounts decide access; the roster must name the same ids with the same role and
+    pools, or transfers and wait estimates would count people who cannot sign in (or
+    miss people who can).
+    """
+    accounts = {a.id: a for a in (await session.scalars(select(CounselorAccount))).all()}
+    problems: list[RosterProblem] = []
+    for entry in config.counselors:
+        account = accounts.get(entry.id)
+        if account is None:
+            problems.append(RosterProblem(entry.id, "no_account"))
+            continue
+        if account.role != entry.role:
+            problems.append(
+                RosterProblem(
+                    entry.id, "role_differs", f"roster {entry.role}, account {account.role}"
+                )
+            )
+        if set(account_pools(account)) != set(entry.pools):
+            problems.append(
+                RosterProblem(
+                    entry.id,
+                    "pools_differ",
+                    f"roster {','.join(entry.pools) or '-'}, "
+                    f"account {','.join(account_pools(account)) or '-'}",
+                )
+            )
+    on_roster = {c.id for c in config.counselors}
+    problems.extend(
+        RosterProblem(account_id, "not_on_roster")
+        for account_id in sorted(accounts)
+        if account_id not in on_roster
+    )
+    return problems

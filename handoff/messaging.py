@@ -28,8 +28,8 @@ class Delivery:
     """What was stored for one outgoing message, and what the caller still has to deliver.
 
     ``outbox_id`` is set for LINE (wake the LINE sender); ``web_frame`` for the web chat
-    (pass it to ``Hub.deliver(conversation_id, web_frame)``; the transcript keeps it for the
-    resident's history if no socket is open).
+    (what the resident's widget shows; the widget sockets read the message itself from the
+    transcript when the conversation's ``message`` notice arrives, in whichever worker).
     """
 
     message_id: str

@@ -32,6 +32,15 @@ class Case(Base):
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The outcome code chosen at close (handoff/config/outcomes.yml); never free text.
     outcome: Mapped[str | None] = mapped_column(String(40))
+    # What the resident was last told about the queue (handoff/resident_notices.py); the
+    # columns are compare-and-set guards so that no two workers send the same update.
+    notified_position: Mapped[int | None] = mapped_column(Integer)
+    notified_wait_minutes: Mapped[int | None] = mapped_column(Integer)
+    notified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The ``claimed_at`` of the claim whose session warning / cap notice was sent: once per
+    # claim (a transfer to another counselor starts a new claim).
+    session_warned_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    session_closed_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     def __repr__(self) -> str:
         return f"Case(id={self.id!r}, status={self.status!r}, urgency={self.urgency})"
@@ -73,3 +82,29 @@ class CounselorAccount(Base):
 
     def __repr__(self) -> str:
         return f"CounselorAccount(id={self.id!r}, login={self.login!r}, role={self.role!r})"
+
+
+class ConsoleSession(Base):
+    """A console sign-in: the signed cookie names this row, so a session can be revoked.
+
+    A request is signed in only while its row is neither revoked nor expired; logout
+    revokes one row, a password change, a lockout or removing the account revokes all of
+    the account's rows. ``last_seen`` (touched at most once a minute by pages and the live
+    socket) tells who has the console open, e.g. for emergency alerts.
+    """
+
+    __tablename__ = "console_sessions"
+
+    # A random token id (``secrets.token_urlsafe``); the cookie also carries an HMAC
+    # signature, so knowing an id from a database copy is not enough to sign in.
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        ForeignKey("counselor_accounts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"ConsoleSession(account_id={self.account_id!r}, revoked={self.revoked_at})"

@@ -35,6 +35,13 @@ from storage.transcript import Transcript
 
 COUNSELOR_ID = re.compile(r"^[A-Za-z0-9_.-]{1,60}$")
 BOT = "bot"
+# A case queued again (reopened, transferred to a pool): its resident has not been told
+# their new place yet, so the notice sweep sends them the full status message.
+_NOT_TOLD: dict[str, Any] = {
+    "notified_position": None,
+    "notified_wait_minutes": None,
+    "notified_at": None,
+}
 
 
 def _check_id(counselor_id: str) -> str:
@@ -260,7 +267,13 @@ async def transfer(
     else:
         assert to_pool is not None
         config.pool(to_pool)  # raises on an unknown pool
-        case_values = {"status": "queued", "pool": to_pool, "counselor": None, "claimed_at": None}
+        case_values = {
+            "status": "queued",
+            "pool": to_pool,
+            "counselor": None,
+            "claimed_at": None,
+            **_NOT_TOLD,
+        }
         new_owner, reason = BOT, f"to_pool:{to_pool}"
     if not await _set(session, Case, mine, {**case_values, "updated_at": now}):
         raise CaseConflict(f"case {case_id} changed meanwhile")
@@ -311,6 +324,7 @@ async def reopen(
             "closed_at": None,
             "outcome": None,
             "updated_at": utcnow(),
+            **_NOT_TOLD,
         },
     ):
         raise CaseConflict(f"case {case_id} changed meanwhile")

@@ -99,6 +99,19 @@ class QueueSettings(_Strict):
     average_handling_minutes: float = Field(gt=0)
 
 
+class ResidentNoticeSettings(_Strict):
+    """How often a waiting resident hears that their place in the queue changed.
+
+    An update goes out when the position went down, or when the estimate moved by at least
+    ``wait_change_minutes``; never more than once per ``min_interval_seconds`` per case.
+    ``sweep_seconds`` is how often each app process looks for changes made elsewhere.
+    """
+
+    min_interval_seconds: float = Field(default=120, ge=0)
+    wait_change_minutes: int = Field(default=10, ge=1)
+    sweep_seconds: float = Field(default=15, gt=0)
+
+
 class HandoffConfig(_Strict):
     """The validated contents of ``pools.yml``."""
 
@@ -106,6 +119,7 @@ class HandoffConfig(_Strict):
     timezone: str
     session: SessionLimits
     queue: QueueSettings
+    resident_notices: ResidentNoticeSettings = Field(default_factory=ResidentNoticeSettings)
     pools: dict[str, Pool]
     counselors: tuple[Counselor, ...]
 

@@ -57,6 +57,15 @@ class PoolRouter:
         return self.default_pool
 
 
+@dataclass(frozen=True)
+class Enqueued:
+    """What :func:`open_or_raise` did: the resident is told their place when either is true."""
+
+    case: Case
+    opened: bool
+    raised: bool
+
+
 async def enqueue(
     *,
     session: AsyncSession,
@@ -66,6 +75,25 @@ async def enqueue(
     reasons: tuple[str, ...],
 ) -> Case:
     """Opens a case, or raises the urgency of the conversation's open case (never lowers it)."""
+    done = await open_or_raise(
+        session=session,
+        conversation_id=conversation_id,
+        urgency=urgency,
+        pool=pool,
+        reasons=reasons,
+    )
+    return done.case
+
+
+async def open_or_raise(
+    *,
+    session: AsyncSession,
+    conversation_id: str,
+    urgency: int,
+    pool: str,
+    reasons: tuple[str, ...],
+) -> Enqueued:
+    """:func:`enqueue`, also saying whether a case was opened or its urgency raised."""
     case = await session.scalar(
         select(Case)
         .where(Case.conversation_id == conversation_id, Case.status.in_(OPEN_STATUSES))
@@ -81,13 +109,15 @@ async def enqueue(
             reasons=",".join(reasons)[:500],
         )
         session.add(case)
+        opened, raised = True, False
     else:
+        opened, raised = False, urgency > case.urgency
         case.urgency = max(case.urgency, urgency)
         merged = list(dict.fromkeys([*case.reasons.split(","), *reasons]))
         case.reasons = ",".join(r for r in merged if r)[:500]
         case.updated_at = utcnow()
     await session.flush()
-    return case
+    return Enqueued(case=case, opened=opened, raised=raised)
 
 
 @dataclass(frozen=True)
@@ -119,6 +149,9 @@ class WaitEstimate:
     open_now: bool
     opens_at: datetime | None
     minutes: int | None
+    # The part of ``minutes`` due to the people ahead (without the time until the pool
+    # opens): it changes only when the queue or the staff changes, not as the clock runs.
+    queue_minutes: int | None = None
 
 
 async def list_queue(session: AsyncSession, pools: Sequence[str] | None = None) -> list[QueueItem]:
@@ -202,21 +235,36 @@ async def wait_estimate(
         return None
     case = await session.get(Case, case_id)
     assert case is not None  # queue_position found it
-    now = at or utcnow()
-    staff = len(config.counselors_in(case.pool)) if on_duty is None else on_duty
-    open_now = config.is_open(case.pool, now)
-    opens_at = now if open_now else config.next_opening(case.pool, now)
-    minutes = estimate_minutes(position, config.queue.average_handling_minutes, staff)
+    return estimate_for(config, case.id, case.pool, position, at=at or utcnow(), on_duty=on_duty)
+
+
+def estimate_for(
+    config: HandoffConfig,
+    case_id: str,
+    pool: str,
+    position: int,
+    *,
+    at: datetime,
+    on_duty: int | None = None,
+) -> WaitEstimate:
+    """The estimate of a known position (no database): see :class:`WaitEstimate`."""
+    now = at
+    staff = len(config.counselors_in(pool)) if on_duty is None else on_duty
+    open_now = config.is_open(pool, now)
+    opens_at = now if open_now else config.next_opening(pool, now)
+    queue_minutes = estimate_minutes(position, config.queue.average_handling_minutes, staff)
+    minutes = queue_minutes
     if minutes is not None and opens_at is None:
         minutes = None
     elif minutes is not None and opens_at is not None and not open_now:
         minutes += math.ceil((opens_at - now).total_seconds() / 60)
     return WaitEstimate(
-        case_id=case.id,
-        pool=case.pool,
+        case_id=case_id,
+        pool=pool,
         position=position,
         on_duty=staff,
         open_now=open_now,
         opens_at=opens_at,
         minutes=minutes,
+        queue_minutes=queue_minutes,
     )

@@ -9,12 +9,26 @@ The fused score is::
 
 and the result is ``confident`` only when the best fused score reaches ``threshold``. All
 weights live in ``knowledge/retrieval.yml`` and were chosen on the dev set only.
+
+A how-to question (「充電の やり方」, "how do I …", matched by ``howto_patterns``) asks for
+steps: when a guide scores within ``howto_guide_margin`` of the best document, the guide is
+ranked first (its own score still decides ``confident``). Without it a neighbouring FAQ that
+shares the topic words (電池が すぐ なくなる for 充電) can outrank the guide by a hair.
+
+A query written without kanji (「すまほの もじを おおきく したい」) is *ranked* with
+``kana_dense_weight`` instead of ``dense_weight`` (the lexical weight takes the rest): the
+student model learnt mostly from kanji text and places kana-only queries poorly, while the
+BM25 terms over hiragana readings match them well (numbers in knowledge/README.md). The
+chosen document's usual fused score still decides ``confident``: normalised BM25 runs lower
+than cosine, so a lexical-heavy score would sink right answers under the threshold.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -68,6 +82,12 @@ class RetrievalConfig:
     # NLU intents for which the knowledge base never answers confidently (small talk).
     unanswerable_intents: tuple[str, ...] = ()
     lexical: LexicalConfig = field(default_factory=LexicalConfig)
+    # How-to questions prefer a guide that scores within this margin of the best document.
+    howto_guide_margin: float = 0.0
+    # Regular expressions (on the NFKC, lower-cased query) that mark a how-to question.
+    howto_patterns: tuple[str, ...] = ()
+    # Dense weight for queries with kana but no kanji (None: the same as ``dense_weight``).
+    kana_dense_weight: float | None = None
 
     @classmethod
     def load(cls, path: Path = CONFIG_FILE) -> RetrievalConfig:
@@ -80,6 +100,8 @@ class RetrievalConfig:
             lexical["char_sizes"] = tuple(lexical["char_sizes"])
         if "unanswerable_intents" in data:
             data["unanswerable_intents"] = tuple(data["unanswerable_intents"])
+        if "howto_patterns" in data:
+            data["howto_patterns"] = tuple(data["howto_patterns"])
         return cls(**data, lexical=LexicalConfig(**lexical))
 
     def with_weights(self, **changes: Any) -> RetrievalConfig:
@@ -94,6 +116,10 @@ class Signals:
     dense: Vectors | None
     lexical: Vectors | None
     english: bool
+    # The query asks how to do something (see ``RetrievalConfig.howto_patterns``).
+    howto: bool = False
+    # The query is written in kana without kanji (see ``RetrievalConfig.kana_dense_weight``).
+    kana_only: bool = False
 
 
 @dataclass(frozen=True)
@@ -206,6 +232,8 @@ class HybridIndex:
             len(self.units) and len(np.unique(self._unit_doc)) == len(self.documents)
         )
         self._intents = np.array([d.intent for d in self.documents])
+        self._is_guide = np.array([d.kind == "guide" for d in self.documents], dtype=bool)
+        self._howto = [re.compile(p) for p in config.howto_patterns]
         self._has_en = np.array(["en" in d.languages for d in self.documents])
         texts = [u.text for u in self.units]
         self.lexical = Bm25Index(texts, config.lexical) if config.lexical_weight > 0 else None
@@ -261,7 +289,18 @@ class HybridIndex:
             lexical = self.lexical.scores(query)
             if timings is not None:
                 timings["lexical"] = (time.perf_counter() - mark) * 1000
-        return Signals(dense, lexical, english=not has_japanese(query))
+        return Signals(
+            dense,
+            lexical,
+            english=not has_japanese(query),
+            howto=self.is_howto(query),
+            kana_only=is_kana_only(query),
+        )
+
+    def is_howto(self, query: str) -> bool:
+        """True when the query asks how to do something (「〜の やり方」, "how do I …")."""
+        folded = unicodedata.normalize("NFKC", query).lower()
+        return any(pattern.search(folded) for pattern in self._howto)
 
     def fuse(
         self,
@@ -291,6 +330,47 @@ class HybridIndex:
         top = np.argpartition(-fused, k - 1)[:k]
         return [int(i) for i in top[np.argsort(-fused[top], kind="stable")]]
 
+    def ranked(
+        self,
+        signals: Signals,
+        config: RetrievalConfig,
+        *,
+        intent: str | None,
+        language: str,
+        k: int,
+        unit_weight: Vectors | None = None,
+    ) -> tuple[list[int], Vectors]:
+        """The ``k`` best documents (kana and how-to rules applied) and the fused scores."""
+        fused = self.fuse(
+            signals, config, intent=intent, language=language, unit_weight=unit_weight
+        )
+        ranking = fused
+        if signals.kana_only and config.kana_dense_weight is not None and config.dense_weight:
+            total = config.dense_weight + config.lexical_weight
+            kana = replace(
+                config,
+                dense_weight=config.kana_dense_weight,
+                lexical_weight=total - config.kana_dense_weight,
+            )
+            ranking = self.fuse(
+                signals, kana, intent=intent, language=language, unit_weight=unit_weight
+            )
+        return self.order(ranking, signals, config, k), fused
+
+    def order(self, fused: Vectors, signals: Signals, config: RetrievalConfig, k: int) -> list[int]:
+        """``rank``, with a close guide moved first for a how-to question (module docstring)."""
+        ranked = self.rank(fused, k)
+        if not (signals.howto and config.howto_guide_margin > 0) or self._is_guide[ranked[0]]:
+            return ranked
+        guides = np.where(self._is_guide, fused, -np.inf)
+        best_guide = int(np.argmax(guides))
+        if not self._is_guide[best_guide]:
+            return ranked
+        if fused[ranked[0]] - fused[best_guide] > config.howto_guide_margin:
+            return ranked
+        rest = [i for i in ranked if i != best_guide]
+        return [best_guide, *rest][: len(ranked)]
+
     def search(
         self, query: str, *, intent: str | None = None, language: str = "ja", k: int = 5
     ) -> SearchResult:
@@ -301,12 +381,16 @@ class HybridIndex:
         if not query or not self.documents:
             return SearchResult(hits=(), confident=False, timings_ms={"total": 0.0})
         signals = self.signals(query, timings)
-        fused = self.fuse(
-            signals, self.config, intent=intent, language=language, unit_weight=self._unit_weight
+        order, fused = self.ranked(
+            signals,
+            self.config,
+            intent=intent,
+            language=language,
+            k=k,
+            unit_weight=self._unit_weight,
         )
         hits = tuple(
-            Hit(self.documents[i].kind, self.documents[i].doc_id, float(fused[i]))
-            for i in self.rank(fused, k)
+            Hit(self.documents[i].kind, self.documents[i].doc_id, float(fused[i])) for i in order
         )
         timings["total"] = (time.perf_counter() - started) * 1000
         return SearchResult(
@@ -320,6 +404,15 @@ class HybridIndex:
         if intent is not None and intent in self.config.unanswerable_intents:
             return False
         return best_score >= self.config.threshold
+
+
+_KANA = re.compile(r"[\u3041-\u30ff\uff66-\uff9f]")
+_KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def is_kana_only(query: str) -> bool:
+    """True for a query with kana and no kanji (「らいんの ともだち ついか」)."""
+    return bool(_KANA.search(query)) and not _KANJI.search(query)
 
 
 def _cached_vectors(encoder: Encoder, texts: list[str], cache_dir: Path | None) -> Vectors:

@@ -114,9 +114,16 @@ def _public_numbers() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _not_names() -> tuple[str, ...]:
+def _not_names() -> tuple[tuple[str, ...], frozenset[str]]:
+    """(words a name may not end with, words a name may not be exactly).
+
+    An ``=`` line is exact-only: 「子」 must not end a name, or 和子 and 洋子 would never be
+    redacted, but 「子さん」 alone is not a name.
+    """
     lines = (DATA_DIR / "not_names.txt").read_text(encoding="utf-8").splitlines()
-    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+    words = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    endings = tuple(w for w in words if not w.startswith("="))
+    return endings, frozenset(w[1:] for w in words if w.startswith("="))
 
 
 @lru_cache(maxsize=1)
@@ -199,7 +206,7 @@ _HONORIFIC = re.compile(
     rf"(?=さん|くん|君|ちゃん|様|さま|氏|先生)"
 )
 _RELATION = re.compile(
-    rf"(?:夫|妻|主人|旦那|息子|娘|彼氏|彼女|元彼|元夫|担当|母|父|姉|兄|弟|妹|孫|友達|友人)の"
+    rf"(?:夫|妻|主人|旦那|息子|娘|彼氏|彼女|元彼|元夫|担当|祖母|祖父|母|父|姉|兄|弟|妹|孫|友達|友人)の"
     rf"(?P<name>[一-龥々]{{1,4}}(?:\s?{_KANA_NAME}{{1,3}})?|[ぁ-ん]{{2,5}}|[ァ-ヶー]{{2,8}})"
     rf"(?=が|は|に|から|と|を|の|さん|くん|、|。|$)"
 )
@@ -265,7 +272,7 @@ def _find_normalised(text: str) -> list[tuple[int, int, str]]:
 
 def _names(text: str) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
-    not_names = _not_names()
+    not_name_endings, not_names = _not_names()
     patterns = (
         _NAME_INTRO,
         _HONORIFIC,
@@ -279,7 +286,7 @@ def _names(text: str) -> list[tuple[int, int, str]]:
         for match in pattern.finditer(text):
             name = match.group("name").strip()
             # endswith covers exact matches too (お母, 相談員 …).
-            if name and not name.endswith(not_names):
+            if name and name not in not_names and not name.endswith(not_name_endings):
                 found.append((match.start("name"), match.end("name"), "person_name"))
     for surname in _surnames():
         for match in re.finditer(rf"{re.escape(surname)}(?:[\s　]?{_GIVEN})?", text):

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -64,14 +69,52 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+# A pooled connection idle longer than this is pinged before use (see _ping_if_idle).
+PING_AFTER_IDLE_SECONDS = 5.0
+
+
+def _mark_idle(_dbapi_connection: object, record: ConnectionPoolEntry) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(
+    dialect: Dialect,
+) -> Callable[[DBAPIConnection, ConnectionPoolEntry, object], None]:
+    """``pool_pre_ping``, but only for connections that sat idle.
+
+    A ping is a round trip on every checkout, and under load each round trip is a chance to
+    wait for a CPU: it was one of four on the LINE webhook's acknowledgement (issue 4). A
+    connection used moments ago is alive; one that sat in the pool may have been dropped
+    (server restart, idle timeout), so it is checked and, if dead, replaced by the pool
+    before anyone uses it. A failure on a busy connection right after a server restart
+    still invalidates the whole pool at once; the webhook retries such a failure once.
+    """
+
+    def checkout(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _: object) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise DisconnectionError("stale pooled connection") from exc
+        if not alive:
+            raise DisconnectionError("stale pooled connection")
+
+    return checkout
+
+
 def create_engine(url: str) -> AsyncEngine:
     """Creates the async engine; SQLite files get their folder and sane pragmas."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(async_url(url), pool_pre_ping=True)
+    # LIFO: the hot connection is reused (and skips the ping); spares go idle.
+    engine = create_async_engine(async_url(url), pool_use_lifo=True)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    event.listen(engine.sync_engine, "checkin", _mark_idle)
+    event.listen(engine.sync_engine, "checkout", _ping_if_idle(engine.sync_engine.dialect))
     return engine
 
 
@@ -97,6 +140,8 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Same pool; each statement commits on its own (no BEGIN/COMMIT round trips).
+        self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def migrate(self) -> None:
         """Applies migrations (blocking; call at start-up, outside the event loop)."""
@@ -107,6 +152,22 @@ class Database:
         """A session in a transaction that commits on success and rolls back on error."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection in autocommit mode, for single-statement writes on hot paths.
+
+        One statement is one transaction, so it needs no BEGIN and no COMMIT: the LINE
+        webhook stores a request's events with one round trip before it answers.
+        """
+        async with self._autocommit.connect() as connection:
+            yield connection
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        """A Core connection in a transaction (commit on success), without an ORM session."""
+        async with self.engine.begin() as connection:
+            yield connection
 
     async def dispose(self) -> None:
         """Closes pooled connections."""

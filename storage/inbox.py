@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, and_, exists, func, or_, select, update
+from sqlalchemy import Insert, Table, and_, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.crypto import Keyring
@@ -72,10 +72,42 @@ def _item(channel: str, event_id: str) -> str:
     return f"{channel}|{event_id}"
 
 
+def _insert_statement(dialect: str) -> Insert:
+    """One cached ``INSERT … ON CONFLICT DO NOTHING RETURNING event_id`` per dialect.
+
+    Built once so SQLAlchemy's compiled cache is hit; executed with a list of rows it is one
+    multi-row statement (one round trip) however many events LINE batched.
+    """
+    statement = _INSERTS.get(dialect)
+    if statement is None:
+        table = InboxEvent.__table__
+        assert isinstance(table, Table)
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        statement = (
+            insert(table)
+            .on_conflict_do_nothing(index_elements=["channel", "event_id"])
+            .returning(table.c.event_id)
+        )
+        _INSERTS[dialect] = statement
+    return statement
+
+
+_INSERTS: dict[str, Insert] = {}
+
+# The webhook stores through a bare Core connection (no ORM session on the ack path);
+# workers and tests pass a session. Both execute Core statements the same way.
+Executor = AsyncSession | AsyncConnection
+
+
 async def store(
-    session: AsyncSession, keyring: Keyring, channel: str, events: list[NewEvent]
+    executor: Executor, keyring: Keyring, channel: str, events: list[NewEvent]
 ) -> StoreResult:
-    """Inserts events, silently skipping ids already stored (exactly-once starts here)."""
+    """Inserts events, silently skipping ids already stored (exactly-once starts here).
+
+    One statement for the whole batch, rows in the order given (ids, and so one resident's
+    processing order, follow it). On an autocommit connection that statement is the
+    transaction: the webhook's acknowledgement costs a single round trip.
+    """
     if not events:
         return StoreResult(0, 0)
     now = utcnow()
@@ -101,20 +133,10 @@ async def store(
                 "not_before": event.not_before,
             }
         )
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    table = InboxEvent.__table__
-    assert isinstance(table, Table)
-    stored = 0
-    for row in rows:
-        stmt = (
-            insert(table)
-            .values(row)
-            .on_conflict_do_nothing(index_elements=["channel", "event_id"])
-            .returning(table.c.id)
-        )
-        if (await session.execute(stmt)).scalar_one_or_none() is not None:
-            stored += 1
+    bind = executor.get_bind() if isinstance(executor, AsyncSession) else executor
+    statement = _insert_statement(bind.dialect.name)
+    result = await executor.execute(statement, rows)
+    stored = len(result.all())
     return StoreResult(stored=stored, duplicates=len(rows) - stored)
 
 
@@ -239,9 +261,9 @@ async def fail(
     return status
 
 
-async def release_held(session: AsyncSession, channel: str, user_key: str) -> int:
+async def release_held(executor: Executor, channel: str, user_key: str) -> int:
     """Lets a resident's held-back events run now (a crisis must not wait behind them)."""
-    result = await session.execute(
+    result = await executor.execute(
         update(InboxEvent)
         .where(
             InboxEvent.channel == channel,

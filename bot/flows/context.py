@@ -5,18 +5,21 @@ pregnancy, 「もう一回」 like a past attempt. Inside a guide the bot has ju
 so such a word means the button. This runs right after the safety assessment and before
 the policy, and it is deliberately narrow: only an exact control word (the closed
 vocabulary of ``flow_controls.yml``), only in reply to a guide's step or question (the
-stored guide state, including the reply that finds it expired), and only when the
-classifier alone escalated. A crisis-lexicon match always stands, and so do the
-``keep_assessing`` phrases (もういい …) that can also voice despair. Anything longer than a
-button word is assessed as usual, so 「もう死にたい」 in the middle of a guide escalates at once.
+stored guide state, including the reply that finds it expired, or a guide that ended —
+finished, stopped, timed out — within the last few minutes: 「できた」 right after the last
+step is still about the guide), and only when the classifier alone escalated. A
+crisis-lexicon match always stands, and so do the ``keep_assessing`` phrases (もういい …)
+that can also voice despair. Anything longer than a button word is assessed as usual,
+so 「もう死にたい」 in the middle of a guide escalates at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime, timedelta
 
 from bot.flows.controls import FlowControls
-from bot.flows.state import FlowState
+from bot.flows.state import EndedGuide, FlowState
 from bot.types import Assessment, Urgency
 
 # Reason recorded on the message when a classifier-only escalation was read as a button word.
@@ -30,15 +33,22 @@ def read_in_guide(
     text: str,
     flow_state: str | None,
     controls: FlowControls,
+    *,
+    now: datetime | None = None,
+    recent: timedelta | None = None,
 ) -> Assessment:
-    """The assessment, with a classifier-only escalation of a guide's button word withdrawn."""
+    """The assessment, with a classifier-only escalation of a guide's button word withdrawn.
+
+    ``now`` and ``recent`` extend the guide's context past its end: a guide that ended at
+    most ``recent`` before ``now`` still counts (both None: only a guide in progress).
+    """
     if not assessment.escalate:
         return assessment
     if any(reason.startswith(LEXICON_REASON_PREFIX) for reason in assessment.reasons):
         return assessment
     # Even after the guide expired: the bot's last message still asked for a button, and
     # the reply to it gets the kind "that guide has ended" note rather than a false alarm.
-    if FlowState.from_json(flow_state) is None:
+    if FlowState.from_json(flow_state) is None and not _recently_ended(flow_state, now, recent):
         return assessment
     if not controls.is_guide_answer(text):
         return assessment
@@ -49,3 +59,10 @@ def read_in_guide(
         categories=(),
         reasons=(*assessment.reasons, GUIDE_ANSWER_REASON),
     )
+
+
+def _recently_ended(flow_state: str | None, now: datetime | None, recent: timedelta | None) -> bool:
+    ended = EndedGuide.from_json(flow_state)
+    if ended is None or now is None or recent is None:
+        return False
+    return ended.is_recent(now, recent)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 Phase = Literal["platform", "step", "resume"]
@@ -57,6 +57,8 @@ class FlowState:
             data = json.loads(raw)
             if not isinstance(data, dict) or data.get("v") != SCHEMA_VERSION:
                 return None
+            if data.get("ended"):  # an EndedGuide note: no guide in progress
+                return None
             phase, platform = data["phase"], data["platform"]
             if phase not in _PHASES or (platform is not None and platform not in _PLATFORMS):
                 return None
@@ -74,3 +76,51 @@ class FlowState:
             )
         except (ValueError, KeyError, TypeError):
             return None
+
+
+@dataclass(frozen=True)
+class EndedGuide:
+    """A note that the conversation's last guide has just ended (done, stopped or expired).
+
+    Stored in the same column instead of nothing, so a bare 「できた」 or 「わからない」 a few
+    minutes later is still read as an answer to the guide (the bot's last messages were the
+    guide's) rather than classified alone — where 「できた」 looks like news of a pregnancy.
+    Ids and a timestamp only, like :class:`FlowState`.
+    """
+
+    guide_id: str
+    language: str
+    ended_at: datetime
+
+    def to_json(self) -> str:
+        """The column value (never read as a :class:`FlowState`)."""
+        data = {
+            "ended": True,
+            "ended_at": self.ended_at.astimezone(UTC).isoformat(),
+            "guide_id": self.guide_id,
+            "language": self.language,
+            "v": SCHEMA_VERSION,
+        }
+        return json.dumps(data, separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> EndedGuide | None:
+        """Parses the column; None for anything that is not an ended-guide note."""
+        if not raw:
+            return None
+        try:
+            data = json.loads(raw)
+            if not isinstance(data, dict) or data.get("v") != SCHEMA_VERSION:
+                return None
+            if data.get("ended") is not True:
+                return None
+            ended = datetime.fromisoformat(str(data["ended_at"]))
+            if ended.tzinfo is None:
+                ended = ended.replace(tzinfo=UTC)
+            return cls(str(data["guide_id"]), str(data["language"]), ended)
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    def is_recent(self, now: datetime, window: timedelta) -> bool:
+        """True while a bare button word still reads as a reply to the guide."""
+        return now - self.ended_at <= window

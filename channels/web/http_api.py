@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, status
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from app.security.rate_limit import enforce_user_limit
 from channels.web.deps import ResidentDep, WebChatDep
@@ -14,18 +16,38 @@ from channels.web.schemas import (
     Language,
     MessageIn,
     MessageOut,
+    OutgoingOut,
     ReplyOut,
     SessionIn,
     SessionOut,
 )
-from channels.web.service import CHANNEL, Answer, Notice
+from channels.web.service import CHANNEL, Answer, HistoryEntry, Notice
 
 router = APIRouter(prefix="/api/chat", tags=["web chat"])
 
 
 def replies_of(answer: Answer) -> list[ReplyOut]:
-    """The turn's replies in wire form (shared with the socket API)."""
-    return [ReplyOut(text=r.text, quick_replies=list(r.quick_replies)) for r in answer.turn.replies]
+    """The turn's replies in wire form (shared with the socket API), with their message ids."""
+    replies = answer.turn.replies
+    ids: list[str | None] = (
+        list(answer.reply_ids) if len(answer.reply_ids) == len(replies) else [None] * len(replies)
+    )
+    return [
+        ReplyOut(text=r.text, quick_replies=list(r.quick_replies), id=i)
+        for r, i in zip(replies, ids, strict=True)
+    ]
+
+
+def _entry_out(entry: HistoryEntry) -> HistoryEntryOut:
+    return HistoryEntryOut.model_validate(
+        {
+            "from": entry.sender,
+            "text": entry.text,
+            "at": entry.at,
+            "id": entry.message_id or None,
+            "seq": entry.seq or None,
+        }
+    )
 
 
 @router.post("/sessions", status_code=status.HTTP_201_CREATED)
@@ -70,10 +92,34 @@ async def get_history(chat: WebChatDep, resident: ResidentDep) -> HistoryOut:
     except SessionExpired as exc:
         raise HTTPException(status_code=status.HTTP_410_GONE, detail="session expired") from exc
     return HistoryOut(
-        messages=[
-            HistoryEntryOut.model_validate({"from": e.sender, "text": e.text, "at": e.at})
-            for e in history.entries
-        ],
+        messages=[_entry_out(e) for e in history.entries],
         handed_off=history.handed_off,
         resume_until=history.resume_until,
+    )
+
+
+@router.get("/messages", responses={410: {"description": "The resume window has passed."}})
+async def get_messages(
+    chat: WebChatDep,
+    resident: ResidentDep,
+    after: Annotated[
+        int, Query(ge=0, description="The `cursor` of the last answer (or a message's `seq`).")
+    ] = 0,
+) -> OutgoingOut:
+    """Messages to the resident after a cursor: the plain-HTTP fallback's way to get pushes.
+
+    A widget without a WebSocket polls this for counselor, hand-over and queue messages
+    (bot replies to its own POSTs are included too: skip the ids it already shows). Reading
+    new messages is audited like the history (reason ``resident.delivery``); a poll that
+    finds nothing new reads nothing.
+    """
+    try:
+        outgoing = await chat.outgoing(resident, after)
+    except SessionExpired as exc:
+        raise HTTPException(status_code=status.HTTP_410_GONE, detail="session expired") from exc
+    return OutgoingOut(
+        messages=[_entry_out(e) for e in outgoing.entries],
+        cursor=outgoing.cursor,
+        handed_off=outgoing.handed_off,
+        resume_until=outgoing.resume_until,
     )

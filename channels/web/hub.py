@@ -1,9 +1,11 @@
 """The in-process registry of open widget sockets, by conversation.
 
-:meth:`Hub.deliver` is the single entry point for server pushes (counselor messages, queue
-status). Counselor handoff calls it through a cross-worker event bus: each worker delivers to
-the sockets it holds, and a False return tells the caller nobody here is listening (the
-resident then sees the message in the history when the widget resumes).
+Messages to the resident (counselor replies, hand-over and queue notices) do not go through
+here: they are stored in the transcript and each socket's
+:class:`~channels.web.feed.ConversationFeed` pushes them when the conversation's notice
+arrives on the cross-worker event bus, whichever worker stored them. :meth:`Hub.deliver`
+remains for ad-hoc frames to this worker's sockets (``status``); a False return means
+nobody here is listening.
 """
 
 from __future__ import annotations

@@ -66,6 +66,9 @@ class ReplyOut(BaseModel):
 
     text: str
     quick_replies: list[str]
+    id: str | None = Field(
+        default=None, description="The message's id (the same id `GET /api/chat/messages` shows)."
+    )
 
 
 class MessageOut(BaseModel):
@@ -84,6 +87,10 @@ class HistoryEntryOut(BaseModel):
     sender: Sender = Field(alias="from")
     text: str
     at: datetime
+    id: str | None = None
+    seq: int | None = Field(
+        default=None, description="The message's number in the conversation (a cursor)."
+    )
 
 
 class HistoryOut(BaseModel):
@@ -94,14 +101,31 @@ class HistoryOut(BaseModel):
     resume_until: datetime
 
 
+class OutgoingOut(BaseModel):
+    """Messages to the resident after a cursor: what a socket would have pushed."""
+
+    messages: list[HistoryEntryOut] = Field(
+        description="Bot, counselor and system messages numbered after `after`, oldest first."
+    )
+    cursor: int = Field(description="Pass as `after` next time.")
+    handed_off: bool
+    resume_until: datetime
+
+
 # --- WebSocket frames (JSON text frames) --------------------------------------------------------
 
 
 class AuthFrame(BaseModel):
-    """Client → server, first frame: the session token (kept out of URLs and logs)."""
+    """Client → server, first frame: the session token (kept out of URLs and logs).
+
+    ``after``: the ``seq`` of the last message the widget shows; messages to the resident
+    numbered after it are pushed at once (a reconnect misses nothing). Without it, pushes
+    start with messages stored after the socket opened (older ones are in the history).
+    """
 
     type: Literal["auth"]
     session: str = Field(max_length=100)
+    after: int | None = Field(default=None, ge=0)
 
 
 class MessageFrame(BaseModel):
@@ -124,6 +148,9 @@ class ReadyFrame(BaseModel):
     type: Literal["ready"] = "ready"
     handed_off: bool
     resume_until: datetime
+    cursor: int | None = Field(
+        default=None, description="Pushes follow messages numbered after this `seq`."
+    )
 
 
 class ReplyFrame(BaseModel):
@@ -137,11 +164,19 @@ class ReplyFrame(BaseModel):
 
 
 class CounselorMessageFrame(BaseModel):
-    """Server → client push: a counselor wrote to the resident."""
+    """Server → client push: a message to the resident that was not a reply on this socket.
+
+    A counselor's message, a hand-over or queue notice (``system``), or a bot reply to a
+    message the resident sent elsewhere (another tab, the HTTP fallback). Each is pushed
+    once per socket, in ``seq`` order.
+    """
 
     type: Literal["message"] = "message"
-    sender: Literal["counselor", "system"] = Field(default="counselor", alias="from")
+    sender: Literal["counselor", "system", "bot"] = Field(default="counselor", alias="from")
     text: str
+    id: str | None = None
+    seq: int | None = None
+    at: datetime | None = None
 
     model_config = ConfigDict(populate_by_name=True)
 

@@ -5,10 +5,13 @@ The HTTP and WebSocket routers are thin wrappers around :class:`WebChat`.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import event, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.engine import Engine
 from bot.types import IncomingMessage, TurnResult
@@ -21,7 +24,7 @@ from privacy.consent import ConsentNotice, has_consent, record_consent
 from storage.after_commit import publish_deferred
 from storage.crypto import user_key
 from storage.db import Database, as_utc, utcnow
-from storage.models import Conversation
+from storage.models import Conversation, Message
 from storage.transcript import Transcript
 
 CHANNEL = "web"
@@ -30,6 +33,9 @@ CHANNEL = "web"
 RESUME_ACTOR = "resident"
 RESUME_ROLE = "system"
 RESUME_REASON = "resident.resume"
+# Reading a conversation's new outgoing messages to push them to the resident's own widget
+# (a counselor's reply written in another worker, a queue update): audited the same way.
+DELIVERY_REASON = "resident.delivery"
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,8 @@ class Answer:
 
     turn: TurnResult
     resume_until: datetime
+    reply_ids: tuple[str, ...] = ()
+    """Transcript ids of the bot messages the turn stored (its replies, in order)."""
 
     @property
     def handed_off(self) -> bool:
@@ -70,6 +78,18 @@ class HistoryEntry:
     sender: str
     text: str
     at: datetime
+    message_id: str = ""
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """Messages to the resident after a cursor, and the cursor to ask from next time."""
+
+    entries: list[HistoryEntry]
+    cursor: int
+    handed_off: bool
+    resume_until: datetime
 
 
 @dataclass(frozen=True)
@@ -154,7 +174,8 @@ class WebChat:
         )
         key = self.user_key(user_ref)
         async with self._database.session() as session:
-            turn = await self._engine.handle(message, session=session)
+            with _stored_messages(session) as stored:
+                turn = await self._engine.handle(message, session=session)
             if not await has_consent(session, key, CHANNEL, self._notice.version):
                 await record_consent(
                     session,
@@ -165,7 +186,12 @@ class WebChat:
                     version=self._notice.version,
                 )
         await publish_deferred(self._events, session)
-        return Answer(turn=turn, resume_until=utcnow() + self._window)
+        bot_ids = tuple(m.id for m in stored if m.direction == "out" and m.sender == "bot")
+        # Each reply is stored as one bot message, in order. Should a turn ever store a bot
+        # message it does not return, no id is claimed: a push may then repeat a reply, but
+        # never swallows a message.
+        reply_ids = bot_ids if len(bot_ids) == len(turn.replies) else ()
+        return Answer(turn=turn, resume_until=utcnow() + self._window, reply_ids=reply_ids)
 
     def user_key(self, user_ref: str) -> str:
         """The resident's HMAC pseudonym (what the engine, consent and rate limits key on)."""
@@ -222,8 +248,95 @@ class WebChat:
                 reason=RESUME_REASON,
             )
         return History(
-            entries=[HistoryEntry(e.sender, e.text, as_utc(e.created_at)) for e in entries],
+            entries=[
+                HistoryEntry(e.sender, e.text, as_utc(e.created_at), e.message_id, e.seq)
+                for e in entries
+            ],
             handed_off=handed_off,
             resume_until=resume_until,
             conversation_id=conversation.id,
         )
+
+    async def latest_seq(self, conversation_id: str) -> int:
+        """The number of the conversation's newest message (0 when it has none)."""
+        async with self._database.sessions() as session:
+            seq = await session.scalar(
+                select(func.max(Message.seq)).where(Message.conversation_id == conversation_id)
+            )
+        return int(seq or 0)
+
+    async def unsent(
+        self, conversation_id: str, after: int, sent: Collection[str] = ()
+    ) -> list[HistoryEntry]:
+        """Outgoing messages numbered after ``after`` and not in ``sent``, oldest first.
+
+        A text-free look at the message numbers comes first, so a notice that brings
+        nothing new (the resident's own turn, a case moving) costs no audit record and no
+        decryption; otherwise the conversation is read through :meth:`Transcript.read`,
+        audited like the resume read (reason ``resident.delivery``).
+        """
+        async with self._database.sessions() as session:
+            pending = set(
+                (
+                    await session.scalars(
+                        select(Message.id).where(
+                            Message.conversation_id == conversation_id,
+                            Message.direction == "out",
+                            Message.seq > after,
+                            Message.hidden.is_(False),
+                        )
+                    )
+                ).all()
+            ).difference(sent)
+            if not pending:
+                return []
+            entries = await self._transcript.read(
+                session,
+                conversation_id,
+                actor=RESUME_ACTOR,
+                role=RESUME_ROLE,
+                reason=DELIVERY_REASON,
+            )
+        return [
+            HistoryEntry(e.sender, e.text, as_utc(e.created_at), e.message_id, e.seq)
+            for e in entries
+            if e.message_id in pending
+        ]
+
+    async def outgoing(self, user_ref: str, after: int) -> Outgoing:
+        """The session's messages to the resident after ``after`` (the plain-HTTP fallback).
+
+        Bound by the same resume window as :meth:`history`, so an old token cannot replay
+        the conversation through this path either.
+        """
+        conversation, handed_off = await self._conversation(user_ref)
+        now = utcnow()
+        if conversation is None:
+            return Outgoing([], 0, False, now + self._window)
+        resume_until = as_utc(conversation.updated_at) + self._window
+        if not self._window or resume_until < now:
+            raise SessionExpired("the resume window of this session has passed")
+        latest = await self.latest_seq(conversation.id)
+        entries = await self.unsent(conversation.id, after) if latest > after else []
+        cursor = max([latest, after, *(e.seq for e in entries)])
+        return Outgoing(entries, cursor, handed_off, resume_until)
+
+
+@contextlib.contextmanager
+def _stored_messages(session: AsyncSession) -> Iterator[list[Message]]:
+    """Collects the messages added to ``session`` inside the block (the turn's own).
+
+    The socket marks the turn's bot replies as sent (they go out in the ``reply`` frame), so
+    the push path does not send them a second time when the turn's notice arrives.
+    """
+    added: list[Message] = []
+
+    def on_add(_session: object, instance: object) -> None:
+        if isinstance(instance, Message):
+            added.append(instance)
+
+    event.listen(session.sync_session, "transient_to_pending", on_add)
+    try:
+        yield added
+    finally:
+        event.remove(session.sync_session, "transient_to_pending", on_add)

@@ -3,8 +3,12 @@
 Protocol (JSON text frames, see ``SocketProtocol`` in the OpenAPI schema): the client's first
 frame is ``{"type": "auth", "session": ...}`` — the token never appears in a URL, so it is not
 in access logs or browser history. Then ``{"type": "message", "text": ...}`` frames get
-``{"type": "reply", ...}`` answers, and the server may push ``message``/``status`` frames at
-any time through :meth:`channels.web.hub.Hub.deliver`.
+``{"type": "reply", ...}`` answers, and the server pushes ``message`` frames at any time:
+every message to the resident stored by any worker (a counselor's reply, a hand-over or
+queue notice) reaches the socket once, in order, through its
+:class:`~channels.web.feed.ConversationFeed`, which follows the conversation's topic on the
+cross-worker event bus. Ad-hoc ``status`` frames go through
+:meth:`channels.web.hub.Hub.deliver` (this worker's sockets only).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from app.security.rate_limit import rate_limiter
 from channels.web.deps import HubDep, WebChatDep
 from channels.web.errors import InvalidSession
+from channels.web.feed import ConversationFeed
 from channels.web.http_api import replies_of
 from channels.web.hub import Connection, Hub
 from channels.web.schemas import (
@@ -34,6 +39,7 @@ from channels.web.schemas import (
     StatusFrame,
 )
 from channels.web.service import CHANNEL, WebChat
+from core.events import EventBus
 from storage.db import utcnow
 
 router = APIRouter(prefix="/api/chat", tags=["web chat"])
@@ -90,8 +96,10 @@ def _parse(raw: str) -> AuthFrame | MessageFrame | ErrorFrame:
 async def socket_protocol() -> JSONResponse:
     """Describes the WebSocket at this path; a plain HTTP GET gets 426 and sample frames.
 
-    Send ``auth`` first (within 10 s), then ``message`` frames; each gets a ``reply`` with the
-    same ``id``. The server may push counselor ``message`` and ``status`` frames at any time.
+    Send ``auth`` first (within 10 s; ``after`` = the ``seq`` of the last message shown, to
+    catch up after a reconnect), then ``message`` frames; each gets a ``reply`` with the
+    same ``id``. The server pushes ``message`` frames (counselor, system, or a bot reply to a
+    message sent elsewhere; each once per socket, in ``seq`` order) and ``status`` frames.
     Text is limited to 2,000 characters; a bad frame gets an ``error`` frame and the socket
     stays open; a bad session closes it with code 4401.
     """
@@ -103,14 +111,14 @@ async def socket_protocol() -> JSONResponse:
             MessageFrame(type="message", text="…", language="ja", id="m1"),
         ],
         server_frames=[
-            ReadyFrame(handed_off=False, resume_until=now),
+            ReadyFrame(handed_off=False, resume_until=now, cursor=4),
             ReplyFrame(
                 id="m1",
                 replies=[ReplyOut(text="…", quick_replies=["…"])],
                 handed_off=False,
                 resume_until=now,
             ),
-            CounselorMessageFrame(text="…"),
+            CounselorMessageFrame(text="…", id="<message id>", seq=5, at=now),
             StatusFrame(state="queued", queue_position=2),
             ErrorFrame(code="invalid_frame", detail="text: …", id="m1"),
         ],
@@ -122,7 +130,10 @@ async def socket_protocol() -> JSONResponse:
     )
 
 
-async def _authenticate(websocket: WebSocket, connection: Connection, chat: WebChat) -> str | None:
+async def _authenticate(
+    websocket: WebSocket, connection: Connection, chat: WebChat
+) -> tuple[str, int | None] | None:
+    """The resident's ``user_ref`` and the ``after`` cursor of a valid auth frame."""
     try:
         raw = await asyncio.wait_for(_receive_text(websocket), timeout=AUTH_TIMEOUT_SECONDS)
     except TimeoutError:
@@ -130,7 +141,7 @@ async def _authenticate(websocket: WebSocket, connection: Connection, chat: WebC
     frame = _parse(raw)
     if isinstance(frame, AuthFrame):
         try:
-            return chat.resident(frame.session)
+            return chat.resident(frame.session), frame.after
         except InvalidSession:
             pass
     await connection.send(
@@ -149,26 +160,49 @@ async def chat_socket(websocket: WebSocket, chat: WebChatDep, hub: HubDep) -> No
     """One widget's socket: authenticate, then answer messages until it closes."""
     await websocket.accept()
     connection = Connection(websocket)
+    events: EventBus = websocket.app.state.runtime.events
+    feed = ConversationFeed(chat, events, connection)
     try:
-        user_ref = await _authenticate(websocket, connection, chat)
-        if user_ref is None:
+        authenticated = await _authenticate(websocket, connection, chat)
+        if authenticated is None:
             await websocket.close(code=CLOSE_INVALID_SESSION)
             return
+        user_ref, requested_after = authenticated
         session = await chat.status(user_ref)
-        if session.conversation_id:
-            hub.register(session.conversation_id, connection)
-        await connection.send(
-            _wire(ReadyFrame(handed_off=session.handed_off, resume_until=session.resume_until))
-        )
-        await _serve(websocket, connection, chat, hub, user_ref)
+        cursor: int | None = None
+        async with feed.lock:  # "ready" first, then any catch-up pushes
+            if session.conversation_id:
+                hub.register(session.conversation_id, connection)
+                cursor = await chat.latest_seq(session.conversation_id)
+                # Catching up from an earlier cursor shows old messages: only within the same
+                # resume window as the history (an old token replays nothing).
+                if requested_after is not None and session.resume_until >= utcnow():
+                    cursor = min(cursor, requested_after)
+                await feed.follow(session.conversation_id, cursor)
+            await connection.send(
+                _wire(
+                    ReadyFrame(
+                        handed_off=session.handed_off,
+                        resume_until=session.resume_until,
+                        cursor=cursor,
+                    )
+                )
+            )
+        await _serve(websocket, connection, chat, hub, feed, user_ref)
     except WebSocketDisconnect:
         pass
     finally:
         hub.unregister(connection)
+        await feed.aclose()
 
 
 async def _serve(
-    websocket: WebSocket, connection: Connection, chat: WebChat, hub: Hub, user_ref: str
+    websocket: WebSocket,
+    connection: Connection,
+    chat: WebChat,
+    hub: Hub,
+    feed: ConversationFeed,
+    user_ref: str,
 ) -> None:
     while True:
         frame = _parse(await _receive_text(websocket))
@@ -192,15 +226,21 @@ async def _serve(
                 )
             )
             continue
-        answer = await chat.send(user_ref, frame.text, frame.language)
-        hub.register(answer.turn.conversation_id, connection)
-        await connection.send(
-            _wire(
-                ReplyFrame(
-                    id=frame.id,
-                    replies=replies_of(answer),
-                    handed_off=answer.handed_off,
-                    resume_until=answer.resume_until,
+        # The turn holds the feed's lock: a push that its own notice (or any other) wakes
+        # waits for the reply frame, and finds the turn's replies already marked as sent.
+        async with feed.lock:
+            answer = await chat.send(user_ref, frame.text, frame.language)
+            conversation_id = answer.turn.conversation_id
+            hub.register(conversation_id, connection)
+            await feed.follow(conversation_id, 0)
+            feed.mark_sent(answer.reply_ids)
+            await connection.send(
+                _wire(
+                    ReplyFrame(
+                        id=frame.id,
+                        replies=replies_of(answer),
+                        handed_off=answer.handed_off,
+                        resume_until=answer.resume_until,
+                    )
                 )
             )
-        )

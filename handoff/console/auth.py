@@ -1,9 +1,10 @@
 """Console sign-in state: signed session cookies, CSRF tokens and the signed-in account.
 
-The session cookie holds ``account id, expiry, CSRF nonce`` signed with HMAC-SHA256 under a
-key derived from the installation's secret pepper, so a worker can check it without a
-session table and nobody can forge or extend it. The account is re-read from the database
-on every request (a removed account or changed role takes effect at once).
+The session cookie holds ``session id, expiry, CSRF nonce`` signed with HMAC-SHA256 under a
+key derived from the installation's secret pepper, so nobody can forge or extend it. The id
+names a ``console_sessions`` row (``handoff/console_sessions.py``) that every request checks
+together with the account: logout, a password change, a lockout or removing the account
+revokes the row, and the same cookie replayed afterwards is not signed in.
 
 CSRF: every POST carries a token in a hidden field (or the ``X-CSRF-Token`` header) that
 must equal the nonce inside the signed session cookie; the login form uses a double-submit
@@ -26,22 +27,22 @@ from fastapi import HTTPException, Request, Response
 from starlette.requests import HTTPConnection
 
 from app.wiring import Runtime
+from handoff import console_sessions
 from handoff.accounts import account_pools
-from handoff.models import CounselorAccount
 
 SESSION_COOKIE = "tsunagu_console"
 LOGIN_CSRF_COOKIE = "tsunagu_console_login"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-SESSION_SECONDS = 8 * 60 * 60  # one working shift
+SESSION_SECONDS = int(console_sessions.SESSION_LIFETIME.total_seconds())  # one shift
 MAX_FORM_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
 class SessionToken:
-    """What a valid session cookie says."""
+    """What a validly signed session cookie says (the row must still be checked)."""
 
-    account_id: str
+    session_id: str
     expires: int
     csrf: str
 
@@ -56,6 +57,7 @@ class Staff:
     role: str
     pools: tuple[str, ...]
     csrf: str
+    session_id: str = ""
 
     @property
     def sees_all(self) -> bool:
@@ -76,10 +78,10 @@ def signing_key(runtime: Runtime) -> bytes:
     return hmac.new(runtime.pepper, b"tsunagu-console-session-v1", hashlib.sha256).digest()
 
 
-def issue(key: bytes, account_id: str, *, now: float | None = None) -> str:
-    """A new signed session token with a fresh CSRF nonce."""
+def issue(key: bytes, session_id: str, *, now: float | None = None) -> str:
+    """A signed token naming session row ``session_id``, with a fresh CSRF nonce."""
     payload = {
-        "sub": account_id,
+        "sid": session_id,
         "exp": int((now or time.time()) + SESSION_SECONDS),
         "csrf": secrets.token_urlsafe(24),
     }
@@ -95,7 +97,7 @@ def verify(key: bytes, token: str, *, now: float | None = None) -> SessionToken 
         return None
     try:
         payload = json.loads(_unb64(body))
-        session = SessionToken(str(payload["sub"]), int(payload["exp"]), str(payload["csrf"]))
+        session = SessionToken(str(payload["sid"]), int(payload["exp"]), str(payload["csrf"]))
     except (ValueError, KeyError, TypeError):
         return None
     if session.expires <= (now or time.time()):
@@ -138,18 +140,37 @@ def check_csrf(expected: str, form: dict[str, str], request: Request) -> None:
         raise HTTPException(403, "csrf")
 
 
+async def sign_in(runtime: Runtime, account_id: str) -> str:
+    """Starts a session row for ``account_id`` and returns the signed cookie value."""
+    async with runtime.database.session() as db:
+        row = await console_sessions.start(db, account_id)
+        session_id = row.id
+    return issue(signing_key(runtime), session_id)
+
+
+async def sign_out(runtime: Runtime, staff: Staff) -> None:
+    """Revokes the session (the cookie, replayed later, is no longer signed in)."""
+    async with runtime.database.session() as db:
+        await console_sessions.revoke(db, staff.session_id)
+
+
 async def current_staff(request: HTTPConnection, runtime: Runtime) -> Staff | None:
-    """The signed-in account for a request or WebSocket, or None."""
+    """The signed-in account for a request or WebSocket, or None.
+
+    The signature is checked first (no database work for a forged cookie), then the
+    session row: revoked or expired rows, and removed accounts, are not signed in.
+    """
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     session = verify(signing_key(runtime), token)
     if session is None:
         return None
-    async with runtime.database.sessions() as db:
-        account = await db.get(CounselorAccount, session.account_id)
-    if account is None:
+    async with runtime.database.session() as db:
+        live = await console_sessions.check(db, session.session_id)
+    if live is None:
         return None
+    account = live.account
     return Staff(
         id=account.id,
         login=account.login,
@@ -157,4 +178,5 @@ async def current_staff(request: HTTPConnection, runtime: Runtime) -> Staff | No
         role=account.role,
         pools=account_pools(account),
         csrf=session.csrf,
+        session_id=live.session_id,
     )

@@ -1,15 +1,13 @@
 """After a console action commits: deliver what was queued and tell every worker to look again.
 
 A LINE message is already in the durable outbox; waking this process's sender makes it go
-out now (other workers find it by polling). A web message is pushed to the resident's open
-widget sockets through the app's web hub. The hub is found on ``app.state`` rather than
-imported, so ``handoff`` keeps pointing away from ``channels`` (channels → bot → handoff).
-Notices carry ids only, never text.
+out now (other workers find it by polling). A web message is already in the transcript: the
+``message`` notice on the conversation's topic makes every worker holding one of the
+resident's widget sockets read and push it (``channels/web/feed.py``), exactly once per
+socket, so nothing is pushed from here. Notices carry ids only, never text.
 """
 
 from __future__ import annotations
-
-from typing import Any, Protocol
 
 from starlette.requests import HTTPConnection
 
@@ -18,20 +16,16 @@ from core.events import QUEUE_TOPIC, conversation_topic
 from handoff.messaging import Delivery
 
 
-class _Hub(Protocol):
-    async def deliver(self, conversation_id: str, frame: dict[str, Any]) -> bool: ...
-
-
 async def deliver(request: HTTPConnection, runtime: Runtime, delivery: Delivery | None) -> None:
-    """Sends a committed message on its channel (LINE: wake the sender; web: push a frame)."""
+    """Sends a committed message on its channel (LINE: wake the sender; web: the notice).
+
+    ``request`` is kept for callers; the web push no longer depends on which worker
+    handled the console's request.
+    """
     if delivery is None:
         return
     if delivery.outbox_id is not None:
         runtime.wake_workers()
-    if delivery.web_frame is not None:
-        hub: _Hub | None = getattr(request.app.state, "web_hub", None)
-        if hub is not None:
-            await hub.deliver(delivery.conversation_id, delivery.web_frame)
     await runtime.events.publish(
         conversation_topic(delivery.conversation_id),
         {"kind": "message", "message_id": delivery.message_id},
@@ -39,8 +33,14 @@ async def deliver(request: HTTPConnection, runtime: Runtime, delivery: Delivery 
 
 
 async def case_changed(runtime: Runtime, case_id: str, conversation_id: str, kind: str) -> None:
-    """Tells every console that a case moved (queue) and its conversation changed."""
+    """Tells every console that a case moved (queue) and its conversation changed.
+
+    Also wakes this process's resident-notice sweeper: residents still waiting may have
+    moved up (other processes notice on their next periodic sweep).
+    """
     await runtime.events.publish(QUEUE_TOPIC, {"kind": kind, "case_id": case_id})
     await runtime.events.publish(
         conversation_topic(conversation_id), {"kind": kind, "case_id": case_id}
     )
+    if kind not in ("message", "note"):
+        runtime.wake_resident_notices()

@@ -11,6 +11,7 @@ from fastapi.templating import Jinja2Templates
 from handoff.canned import CannedReplies
 from handoff.outcomes import Outcomes
 from handoff.pools import HandoffConfig, load_config
+from handoff.read_reasons import ReadReasons
 from storage.db import as_utc
 
 HERE = Path(__file__).resolve().parent
@@ -42,6 +43,12 @@ def canned_replies() -> CannedReplies:
 def outcomes() -> Outcomes:
     """The outcome codes a close must choose from."""
     return Outcomes.load()
+
+
+@cache
+def read_reasons() -> ReadReasons:
+    """The reasons a counselor may give for opening a case outside their pools."""
+    return ReadReasons.load()
 
 
 templates.env.globals["local_time"] = local_time

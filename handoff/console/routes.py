@@ -4,23 +4,34 @@ Every POST checks the CSRF token first; every transcript or note display goes th
 audited readers (the audit record is committed before anything is decrypted). After each
 action commits, the message is delivered on its channel and notices (ids only) are
 published so other consoles and workers look again.
+
+A counselor opens the cases of their own pools and the cases they hold. Any other case
+first shows a page asking why (a code from ``handoff/config/read_reasons.yml``; 403 and
+nothing read without one, 400 for a code not in the file); with a reason the transcript is
+read through the same audited function, the reason in the audit record, read-only.
+Every signed-in page carries the waiting emergency alerts (``handoff/console/alerts.py``).
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.deps import RuntimeDep
+from app.security.rate_limit import rate_limiter
 from app.wiring import Runtime
+from core.logging import log_event
 from handoff import audit, notes, ownership
 from handoff.accounts import AuthStatus, authenticate
 from handoff.console import notify
+from handoff.console.alerts import waiting_alerts
 from handoff.console.auth import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -28,18 +39,20 @@ from handoff.console.auth import (
     Staff,
     check_csrf,
     current_staff,
-    issue,
     read_form,
     set_cookie,
-    signing_key,
+    sign_in,
+    sign_out,
 )
 from handoff.console.resources import (
     STATIC_PATH,
     canned_replies,
     handoff_config,
     outcomes,
+    read_reasons,
     templates,
 )
+from handoff.console.texts import text
 from handoff.console.views import case_row, may_see, open_rows, queue_rows
 from handoff.errors import (
     CaseConflict,
@@ -50,11 +63,13 @@ from handoff.errors import (
     UnknownOutcome,
 )
 from handoff.messaging import Delivery, send_counselor_message
-from handoff.models import Case
+from handoff.models import Case, CounselorAccount
+from handoff.read_reasons import ReadReason, ReadReasons
 from handoff.session_clock import session_clock
 from storage.db import as_utc, utcnow
 from storage.models import Conversation
 
+logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/console", tags=["counselor console"], include_in_schema=False)
 
 ERROR_TEXTS: dict[type[Exception], tuple[int, str]] = {
@@ -76,12 +91,25 @@ def _page(request: Request, name: str, context: dict[str, Any], status: int = 20
     return response
 
 
-def _error_page(request: Request, staff: Staff, status: int, text: str, case_id: str) -> Response:
-    return _page(
-        request,
-        "error.html",
-        {"staff": staff, "message": text, "case_id": case_id},
-        status,
+async def _staff_page(
+    request: Request,
+    runtime: Runtime,
+    staff: Staff,
+    name: str,
+    context: dict[str, Any],
+    status: int = 200,
+) -> Response:
+    """A signed-in page: adds the waiting emergency alerts shown on every console page."""
+    async with runtime.database.session() as session:
+        alerts = await waiting_alerts(session, staff)
+    return _page(request, name, {"staff": staff, "alerts": alerts, **context}, status)
+
+
+async def _error_page(
+    request: Request, runtime: Runtime, staff: Staff, status: int, message: str, case_id: str
+) -> Response:
+    return await _staff_page(
+        request, runtime, staff, "error.html", {"message": message, "case_id": case_id}, status
     )
 
 
@@ -105,9 +133,28 @@ async def login_page(request: Request, rt: RuntimeDep) -> Response:
     return response
 
 
+def _login_page(request: Request, rt: Runtime, error: str | None, status: int) -> Response:
+    token = secrets.token_urlsafe(24)
+    response = _page(request, "login.html", {"csrf": token, "error": error}, status)
+    set_cookie(response, rt, LOGIN_CSRF_COOKIE, token, 30 * 60)
+    return response
+
+
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, rt: RuntimeDep) -> Response:
-    """Checks the password (argon2id; locked after five failures) and starts a session."""
+    """Checks the password (argon2id; locked after five failures) and starts a session.
+
+    Attempts are also limited per client IP (``TSUNAGU_RATE_LIMIT_CONSOLE_LOGIN_IP``), so one
+    address cannot guess across many logins; over the limit: 429 with ``Retry-After``,
+    before any password is checked.
+    """
+    client = request.client.host if request.client else "unknown"
+    decision = await rate_limiter(request).hit("console_login_ip", client)
+    if not decision.allowed:
+        log_event(logger, "rate_limited", status=429, action="console_login_ip")
+        limited = _login_page(request, rt, text("login_rate_limited"), 429)
+        limited.headers["Retry-After"] = str(decision.retry_after)
+        return limited
     form = await read_form(request)
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE, ""), form, request)
     async with rt.database.session() as session:
@@ -118,7 +165,7 @@ async def login(request: Request, rt: RuntimeDep) -> Response:
             signed_in,
             rt,
             SESSION_COOKIE,
-            issue(signing_key(rt), result.account.id),
+            await sign_in(rt, result.account.id),
             SESSION_SECONDS,
         )
         signed_in.delete_cookie(LOGIN_CSRF_COOKIE, path="/console")
@@ -129,19 +176,17 @@ async def login(request: Request, rt: RuntimeDep) -> Response:
         if locked
         else "ログイン名またはパスワードが違います。"
     )
-    token = secrets.token_urlsafe(24)
-    response = _page(request, "login.html", {"csrf": token, "error": error}, 423 if locked else 401)
-    set_cookie(response, rt, LOGIN_CSRF_COOKIE, token, 30 * 60)
-    return response
+    return _login_page(request, rt, error, 423 if locked else 401)
 
 
 @router.post("/logout")
 async def logout(request: Request, rt: RuntimeDep) -> Response:
-    """Ends the session (the cookie is removed)."""
+    """Ends the session: the row is revoked (a copy of the cookie no longer works)."""
     staff = await _signed_in(request, rt)
     if staff is None:
         return _to_login()
     check_csrf(staff.csrf, await read_form(request), request)
+    await sign_out(rt, staff)
     response = _to_login()
     response.delete_cookie(SESSION_COOKIE, path="/console")
     return response
@@ -160,10 +205,12 @@ async def queue_page(request: Request, rt: RuntimeDep) -> Response:
     async with rt.database.session() as session:
         queued = await queue_rows(session, config, staff)
         claimed = await open_rows(session, config, staff)
-    return _page(
+    return await _staff_page(
         request,
+        rt,
+        staff,
         "queue.html",
-        {"staff": staff, "queued": queued, "claimed": claimed, "csrf": staff.csrf},
+        {"queued": queued, "claimed": claimed, "csrf": staff.csrf},
     )
 
 
@@ -188,15 +235,64 @@ def _read_reason(staff: Staff, case: Case) -> str:
     return "case.watch" if staff.sees_all else "case.preview"
 
 
+def _reason_page(
+    request: Request, rt: Runtime, staff: Staff, case: Case, status: int, message: str
+) -> Awaitable[Response]:
+    """Asks why a case outside the counselor's pools is opened; nothing is read or decrypted."""
+    return _staff_page(
+        request,
+        rt,
+        staff,
+        "read_reason.html",
+        {
+            "case": case_row(case, handoff_config()),
+            "reasons": read_reasons().reasons,
+            "message": message,
+            "invalid": status == 400,
+        },
+        status,
+    )
+
+
+async def _colleagues(session: AsyncSession, staff: Staff) -> list[CounselorAccount]:
+    """Transfer targets: counselor accounts (the source of truth) that the roster lists too."""
+    config = handoff_config()
+    accounts = await session.scalars(
+        select(CounselorAccount)
+        .where(CounselorAccount.role == "counselor", CounselorAccount.id != staff.id)
+        .order_by(CounselorAccount.display_name)
+    )
+    return [a for a in accounts.all() if config.counselor(a.id) is not None]
+
+
 @router.get("/cases/{case_id}", response_class=HTMLResponse)
-async def case_page(request: Request, case_id: str, rt: RuntimeDep) -> Response:
-    """Classification, transcript (audited read), notes (audited read) and the actions."""
+async def case_page(
+    request: Request, case_id: str, rt: RuntimeDep, reason: str | None = None
+) -> Response:
+    """Classification, transcript (audited read), notes (audited read) and the actions.
+
+    A counselor opening a case outside their pools (or a colleague's case) gets the reason
+    page (403) and, with a reason code from the file, a read-only view audited with it.
+    """
     staff = await _signed_in(request, rt)
     if staff is None:
         return _to_login()
     config = handoff_config()
+    chosen: ReadReason | None = None
     async with rt.database.sessions() as session:
-        case = await _load_case(session, staff, case_id)
+        case = await session.get(Case, case_id)
+        if case is None:
+            raise HTTPException(404, "case not found")
+        if not may_see(staff, case):
+            if not reason:
+                return await _reason_page(
+                    request, rt, staff, case, 403, text("read_reason_required")
+                )
+            chosen = read_reasons().get(reason)
+            if chosen is None:
+                return await _reason_page(
+                    request, rt, staff, case, 400, text("read_reason_invalid")
+                )
         conversation = await session.get(Conversation, case.conversation_id)
         if conversation is None:
             raise HTTPException(404, "case not found")
@@ -205,25 +301,36 @@ async def case_page(request: Request, case_id: str, rt: RuntimeDep) -> Response:
         row = case_row(case, config)
         claimed_at = case.claimed_at
         holder = case.counselor if case.status == "claimed" else None
+        conversation_id = case.conversation_id
         entries = await rt.transcript.read(
             session,
-            case.conversation_id,
+            conversation_id,
             actor=staff.id,
             role=staff.role,
-            reason=_read_reason(staff, case),
+            reason=(
+                ReadReasons.audit_reason(chosen)
+                if chosen is not None
+                else _read_reason(staff, case)
+            ),
         )
-        case_notes = await notes.read_notes(
-            session, rt.transcript, case_id, actor=staff.id, role=staff.role
+        # A read with a reason shows the conversation only: no notes, no actions.
+        case_notes = (
+            []
+            if chosen is not None
+            else await notes.read_notes(
+                session, rt.transcript, case_id, actor=staff.id, role=staff.role
+            )
         )
+        colleagues = await _colleagues(session, staff) if chosen is None else []
     clock = None
     if holder is not None and claimed_at is not None:
         clock = session_clock(claimed_at, config.session, utcnow())
-    colleagues = [c for c in config.counselors if c.id != staff.id and c.role == "counselor"]
-    return _page(
+    return await _staff_page(
         request,
+        rt,
+        staff,
         "case.html",
         {
-            "staff": staff,
             "csrf": staff.csrf,
             "case": row,
             "holder": holder,
@@ -239,7 +346,10 @@ async def case_page(request: Request, case_id: str, rt: RuntimeDep) -> Response:
             "outcomes": outcomes().labels,
             "pools": config.pools,
             "colleagues": colleagues,
-            "conversation_id": case.conversation_id,
+            "conversation_id": conversation_id,
+            "read_banner": (
+                text("read_reason_banner", reason=chosen.ja) if chosen is not None else None
+            ),
         },
     )
 
@@ -280,10 +390,10 @@ async def _act(
             conversation_id = case.conversation_id
             delivery = await action(session, staff, case, form)
     except HandoffError as exc:
-        status, text = ERROR_TEXTS.get(type(exc), (409, "この操作はできませんでした。"))
-        return _error_page(request, staff, status, text, case_id)
+        status, message = ERROR_TEXTS.get(type(exc), (409, "この操作はできませんでした。"))
+        return await _error_page(request, runtime, staff, status, message, case_id)
     except ValueError:
-        return _error_page(request, staff, 422, "入力を確かめてください。", case_id)
+        return await _error_page(request, runtime, staff, 422, "入力を確かめてください。", case_id)
     await notify.deliver(request, runtime, delivery)
     await notify.case_changed(runtime, case_id, conversation_id, kind)
     target = "/console" if kind in ("release", "close", "transfer") else None

@@ -241,6 +241,25 @@ async def test_line_user_limit_counts_per_resident() -> None:
     assert (await limiter.hit_user("web", alice)).allowed  # nor the same key on another policy
 
 
+async def test_memory_window_moves_and_forgets_idle_residents(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limiter = RateLimiter({"line_user": "2/second"})
+    assert limiter.local is not None
+    alice, bob = uuid.uuid4().hex, uuid.uuid4().hex
+    assert [(await limiter.hit_user("line", alice)).allowed for _ in range(3)] == [
+        True,
+        True,
+        False,
+    ]
+    await asyncio.sleep(1.05)  # the window has moved past both counted hits
+    monkeypatch.setattr(limiter.local, "_next_sweep", 0.0)  # sweep on the next hit
+    assert (await limiter.hit_user("line", bob)).allowed
+    # The sweep forgot alice's expired counters: memory follows active residents only.
+    assert [slot[3] for slot in limiter.local._hits] == [bob]
+    assert (await limiter.hit_user("line", alice)).allowed
+
+
 async def test_redis_counters_are_shared_between_workers() -> None:
     redis_url = "redis://127.0.0.1:6379/0"
     worker_a = RateLimiter({"chat_ip": "3/minute"}, redis_url=redis_url)

@@ -64,7 +64,7 @@ class Bot:
         language: str = "ja",
         sensitive: bool = False,
     ) -> Answer:
-        a = self.answerer.in_context(a or assessment(), text, self.flow)
+        a = self.answerer.in_context(a or assessment(), text, self.flow, self.now)
         decision = decide(ConversationState(sensitive=sensitive), a)
         answer = self.answerer.respond(decision, a, text, language, self.flow, self.now)
         self.flow = answer.flow_state
@@ -164,7 +164,7 @@ def test_a_whole_guide_one_step_per_message(bot: Bot) -> None:
     assert "Iステップ2" in text_of(bot.say("でけた"))
     assert "Iステップ3" in text_of(bot.say("OK"))
     done = bot.say("できました！")
-    assert bot.flow is None and "おわりです" in text_of(done)
+    assert bot.state is None and "おわりです" in text_of(done)
 
 
 def test_simpler_text_then_a_person_offered(bot: Bot) -> None:
@@ -217,7 +217,7 @@ def test_stop_word_the_classifier_heard_as_despair_stops_with_a_check_in(
 ) -> None:
     bot.say("文字を大きくしたい", assessment("smartphone_help", 0.9))
     answer = bot.say("もういい", CRISIS)
-    assert answer.decision.action is Action.ANSWER and answer.flow_state is None
+    assert answer.decision.action is Action.ANSWER and bot.state is None
     assert text_of(answer) == "\n".join(
         [responses.text("ja", "flow_stopped"), responses.text("ja", "flow_checkin")]
     )
@@ -257,7 +257,7 @@ def test_resume_after_a_pause(bot: Bot, responses: Responses) -> None:
     bot.now += timedelta(minutes=30)
     bot.say("OK")
     stop = bot.say("やめる")
-    assert text_of(stop) == responses.text("ja", "flow_stopped") and bot.flow is None
+    assert text_of(stop) == responses.text("ja", "flow_stopped") and bot.state is None
 
 
 def test_new_question_after_a_pause_is_answered_and_the_guide_waits(
@@ -276,7 +276,7 @@ def test_expired_guide_is_dropped_with_a_kind_note(bot: Bot, responses: Response
     bot.say("文字を大きくしたい", assessment("smartphone_help", 0.9))
     bot.now += timedelta(hours=25)
     answer = bot.say("できた")
-    assert text_of(answer) == responses.text("ja", "flow_expired") and bot.flow is None
+    assert text_of(answer) == responses.text("ja", "flow_expired") and bot.state is None
     bot.say("文字を大きくしたい", assessment("smartphone_help", 0.9))
     bot.now += timedelta(hours=25)
     fresh = bot.say("クーリングオフ", assessment("consumer_trouble", 0.9))
@@ -372,8 +372,13 @@ def test_expired_guide_still_gives_context_to_the_reply_that_ends_it(
     bot.say("文字を大きくしたい", assessment("smartphone_help", 0.9))
     bot.now += timedelta(hours=25)
     answer = bot.say("できた", PREGNANCY_BY_RANKING)
-    assert text_of(answer) == responses.text("ja", "flow_expired") and bot.flow is None
-    # The guide is gone now: the same word is assessed as usual.
+    assert text_of(answer) == responses.text("ja", "flow_expired") and bot.state is None
+    # Right after that note the word still answers the guide, never a classifier alarm …
+    soon = bot.say("できた", PREGNANCY_BY_RANKING)
+    assert soon.decision.action is Action.ANSWER
+    assert text_of(soon) == responses.text("ja", "flow_after_done")
+    # … but once the resume window has passed it is assessed as usual.
+    bot.now += timedelta(minutes=11)
     assert bot.say("できた", PREGNANCY_BY_RANKING).decision.action is Action.SAFETY
 
 
@@ -390,3 +395,34 @@ def test_a_sentence_naming_a_phone_mid_guide_is_a_new_question(bot: Bot) -> None
     bot.say("できた")
     switched = bot.say("アイフォン")
     assert "Iステップ1" in text_of(switched)
+
+
+def test_just_after_a_guide_ended_button_words_answer_it_and_the_lexicon_still_wins(
+    bot: Bot, kb: FakeKnowledge, responses: Responses
+) -> None:
+    bot.say("文字を大きくしたい", assessment("smartphone_help", 0.9))
+    for _ in range(3):
+        bot.say("できた")
+    assert bot.state is None
+    lexicon = Assessment(
+        "suicide_risk", 0.2, True, Urgency.EMERGENCY, (SafetyCategory.SUICIDE,), ("lexicon:x",)
+    )
+    assert bot.answerer.in_context(lexicon, "できた", bot.flow, bot.now).escalate
+    assert bot.answerer.in_context(CRISIS, "やめたい", bot.flow, bot.now).escalate
+    assert not bot.answerer.in_context(PREGNANCY_BY_RANKING, "できた", bot.flow, bot.now).escalate
+    done = bot.say("でけた", PREGNANCY_BY_RANKING)
+    assert done.decision.action is Action.ANSWER
+    assert text_of(done) == responses.text("ja", "flow_after_done")
+    # The 「人と話す」 button offered after a guide reaches digital help, like inside it.
+    person = bot.say("人と話す", HUMAN)
+    assert person.decision.action is Action.HANDOFF and person.pool == "digital"
+    # English resident, English note; the guide's language is kept for a bare 「OK」.
+    en = Bot(responses, kb)
+    en.say("make the font bigger", assessment("smartphone_help", 0.9), language="en")
+    en.say("stop", language="en")
+    unsure = en.say("わからない", language="ja")
+    assert text_of(unsure) == responses.text("en", "flow_after_unsure")
+    assert unsure.replies is not None
+    assert unsure.replies[0].quick_replies == responses.quick_replies("en", "flow_after")
+    restart = en.say("start over", language="en")
+    assert "step 1 text" in text_of(restart)

@@ -33,8 +33,10 @@ async def test_crisis_gets_safety_message_with_hotlines_and_a_case(
     engine = make_engine(database, FakeNlu("suicide_risk", 0.8), **deps)
     result = await engine.handle(msg("もう全部終わりにしたい。薬ためてる"))
     assert result.assessment.escalate and result.assessment.urgency is Urgency.EMERGENCY
-    [reply] = result.replies
+    # The safety message first, then the resident's place in the queue.
+    reply, status = result.replies
     assert "119" in reply.text and "0120-279-338" in reply.text
+    assert "1ばんめ" in status.text
     async with database.session() as s:
         case = await s.scalar(select(Case).where(Case.conversation_id == result.conversation_id))
         assert (
@@ -111,11 +113,8 @@ async def test_counselor_owned_conversation_gets_no_bot_reply(
         rows = (
             await s.scalars(select(Message).where(Message.conversation_id == first.conversation_id))
         ).all()
-        assert [r.direction for r in rows] == [
-            "in",
-            "out",
-            "in",
-        ]  # the resident's text is still kept
+        # Safety message and queue status out; the resident's later text is still kept.
+        assert [r.direction for r in rows] == ["in", "out", "out", "in"]
 
 
 async def test_english_message_gets_english_reply(database: Database, deps: dict[str, Any]) -> None:

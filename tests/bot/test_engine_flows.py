@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from bot.engine import Engine
-from bot.flows.state import FlowState
+from bot.flows.state import EndedGuide, FlowState
 from bot.responses import Responses
 from bot.safety.lexicon import CrisisLexicon
 from bot.types import IncomingMessage, TurnResult, Urgency
 from handoff.models import Case
+from knowledge.content_loader import CONTENT_DIR, load_content
+from knowledge.types import Hit
 from nlu.types import IntentScore, NluResult
 from storage.crypto import Keyring
 from storage.db import Database
@@ -112,7 +115,16 @@ async def test_guide_runs_to_the_end_and_stores_only_ids(
     assert "Aステップ3" in text_of(await say(engine, "でけた"))
     done = await say(engine, "できました")
     assert "おわりです" in text_of(done)
-    assert await stored_flow(database, done.conversation_id) is None
+    # Only a note that the guide ended stays (ids and a time, no text): no guide in progress.
+    note = await stored_flow(database, done.conversation_id)
+    assert FlowState.from_json(note) is None
+    assert note is not None and set(json.loads(note)) == {
+        "ended",
+        "ended_at",
+        "guide_id",
+        "language",
+        "v",
+    }
     assert done.case_id is None and await cases(database, done.conversation_id) == []
 
 
@@ -161,7 +173,7 @@ async def test_resume_after_a_pause_and_expiry_after_a_day(
     await backdate(database, started.conversation_id, timedelta(hours=25))
     expired = await say(engine, "できた")
     assert text_of(expired) == responses.text("ja", "flow_expired")
-    assert await stored_flow(database, started.conversation_id) is None
+    assert FlowState.from_json(await stored_flow(database, started.conversation_id)) is None
 
 
 async def test_faq_answers_and_honest_misses_never_hand_off(
@@ -197,7 +209,7 @@ async def test_button_words_the_classifier_misreads_are_buttons_inside_a_guide(
     # 「もういい」 stops the guide; the classifier heard despair, so the door stays open.
     stop = await say(engine, "もういい")
     assert stop.case_id is None and "人と話す" in text_of(stop)
-    assert await stored_flow(database, stop.conversation_id) is None
+    assert FlowState.from_json(await stored_flow(database, stop.conversation_id)) is None
     # 「やめたい」 is one step from a crisis phrase: the classifier's verdict stands.
     await say(engine, "文字を大きくしたい")
     despair = await say(engine, "やめたい")
@@ -212,3 +224,85 @@ async def test_the_same_button_word_outside_a_guide_is_assessed_as_usual(
     assert result.assessment.escalate and result.case_id is not None
     [case] = await cases(database, result.conversation_id)
     assert case.pool == "pregnancy"
+
+
+async def age_ended_note(database: Database, conversation_id: str, delta: timedelta) -> None:
+    """Moves the stored "guide ended" note back in time by ``delta``."""
+    async with database.session() as s:
+        conversation = await s.get(Conversation, conversation_id)
+        assert conversation is not None
+        note = EndedGuide.from_json(conversation.flow_state)
+        assert note is not None
+        conversation.flow_state = replace(note, ended_at=note.ended_at - delta).to_json()
+
+
+async def test_bare_button_words_right_after_a_guide_ended_answer_the_guide(
+    engine: Engine, database: Database, responses: Responses
+) -> None:
+    start = await say(engine, "文字を大きくしたい", user="Uafter")
+    for _ in range(3):
+        await say(engine, "できた", user="Uafter")
+    # The guide is finished; 「できた」 alone now is about it, not news of a pregnancy.
+    after = await say(engine, "できた", user="Uafter")
+    assert not after.assessment.escalate and after.case_id is None
+    assert "flow:guide_answer" in after.assessment.reasons
+    assert text_of(after) == responses.text("ja", "flow_after_done")
+    unsure = await say(engine, "わからない", user="Uafter")
+    assert text_of(unsure) == responses.text("ja", "flow_after_unsure")
+    assert unsure.replies[0].quick_replies == ("最初から", "人と話す")
+    again = await say(engine, "最初から", user="Uafter")
+    assert "ステップ1の せつめい" in text_of(again)
+    stopped = await say(engine, "やめる", user="Uafter")
+    assert text_of(stopped) == responses.text("ja", "flow_stopped")
+    # Stopped counts as ended too.
+    assert text_of(await say(engine, "できた", user="Uafter")) == responses.text(
+        "ja", "flow_after_done"
+    )
+    assert await cases(database, start.conversation_id) == []
+    # Past the resume window the word is assessed on its own again.
+    await age_ended_note(database, start.conversation_id, timedelta(minutes=11))
+    late = await say(engine, "できた", user="Uafter")
+    assert late.assessment.escalate and late.case_id is not None
+
+
+async def test_crisis_right_after_a_guide_ended_still_escalates(
+    engine: Engine, database: Database
+) -> None:
+    await say(engine, "文字を大きくしたい", user="Uaftercrisis")
+    for _ in range(3):
+        await say(engine, "できた", user="Uaftercrisis")
+    # 「やめたい」 is a stop word one step from a crisis phrase: the classifier still decides.
+    despair = await say(engine, "やめたい", user="Uaftercrisis")
+    assert despair.assessment.escalate and despair.case_id is not None
+    assert await stored_flow(database, despair.conversation_id) is None
+
+
+async def test_an_english_resident_gets_the_real_guide_in_english(
+    database: Database, keyring: Keyring, lexicon: CrisisLexicon, responses: Responses
+) -> None:
+    content = load_content(CONTENT_DIR)
+    knowledge = FakeKnowledge()
+    knowledge.guides = {g.guide_id: g for g in content.guides}
+    knowledge.routes = {"charge": Hit("guide", "phone.charge", 0.9)}
+    nlu = ScriptedNlu({"How do I charge my phone?": ("smartphone_help", 0.9)})
+    engine = make_engine(
+        database, nlu, keyring=keyring, lexicon=lexicon, responses=responses, knowledge=knowledge
+    )
+    guide = knowledge.guides["phone.charge"]
+    steps = guide.steps["iphone"]
+    start = await say(engine, "How do I charge my phone?", user="Uenglish")
+    assert responses.text("en", "flow_platform_question") in text_of(start)
+    assert guide.title["en"] in text_of(start)
+    first = await say(engine, "iPhone", user="Uenglish")
+    assert steps[0].text["en"] in text_of(first)
+    assert first.replies[0].quick_replies == responses.quick_replies("en", "flow_step")
+    second = await say(engine, "Done", user="Uenglish")
+    assert steps[1].text["en"] in text_of(second)
+    simpler = await say(engine, "I don't understand", user="Uenglish")
+    assert steps[1].simpler["en"] in text_of(simpler)
+    assert not any("\u3040" <= ch <= "\u30ff" for ch in text_of(simpler))
+    for _ in range(len(steps) - 1):
+        last = await say(engine, "Done", user="Uenglish")
+    assert text_of(last) == responses.text("en", "flow_done")
+    after = await say(engine, "done", user="Uenglish")
+    assert text_of(after) == responses.text("en", "flow_after_done")

@@ -164,6 +164,8 @@ def test_every_button_label_is_understood_when_tapped(
     assert controls.platform(iphone) is PlatformWord.IPHONE
     assert controls.platform(android) is PlatformWord.ANDROID
     assert C.UNSURE in controls.recognise(unsure) and C.STOP in controls.recognise(stop)
+    again, person = responses.quick_replies(language, "flow_after")
+    assert C.RESTART in controls.recognise(again) and C.HUMAN in controls.recognise(person)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from sqlalchemy import select, update
 
@@ -38,7 +39,7 @@ from tests.channels.conftest import (
     serve,
     wait_for,
 )
-from tests.conftest import FakeNlu
+from tests.conftest import PG_ADMIN_URL, FakeNlu
 
 
 async def _inbox_count(h: LineHarness) -> int:
@@ -243,9 +244,10 @@ async def test_follow_greets_unfollow_stops_pushes_unsend_hides(line_app: LineHa
 async def test_crisis_message_gets_hotlines_and_a_case(line_app: LineHarness) -> None:
     user = new_user_id()
     await line_app.post([build_text_event("もう死にたい。薬をためてる", user_id=user)])
-    message, notice = await eventually(lambda: line_app.standin.delivered(user))
-    # Safety first; the consent notice of a first contact comes after it.
+    message, status, notice = await eventually(lambda: line_app.standin.delivered(user))
+    # Safety first, then the place in the queue; the consent notice of a first contact last.
     assert "119" in message["text"] or "110" in message["text"]
+    assert "1ばんめ" in status["text"]
     assert notice["text"] == consent_notice("ja", line_app.runtime.settings)
     async with line_app.runtime.database.session() as s:
         case = await s.scalar(select(Case))
@@ -376,3 +378,28 @@ async def test_a_flooding_resident_waits_but_nothing_is_lost(
                 rows = (await s.scalars(select(InboxEvent).order_by(InboxEvent.id))).all()
     assert [r.not_before is not None for r in rows] == [False, False, True]
     assert rows[2].status == "pending" and rows[2].payload_ciphertext is not None
+
+
+@pytest.mark.postgres
+async def test_events_are_stored_after_the_database_dropped_every_connection(
+    tmp_path: Path, standin_url: str, postgres_url: str
+) -> None:
+    # A web-only process: the webhook's own connection is the one the server drops.
+    settings = line_settings(tmp_path, standin_url, postgres_url, run_workers=False)
+    first, second = (build_text_event("こんにちは", user_id=new_user_id()) for _ in range(2))
+    async for url, runtime in serve(settings, FakeNlu("greeting", 0.95)):
+        with StandinClient(standin_url) as standin:
+            async with httpx.AsyncClient() as http:
+                assert (await post_events(http, url, standin, [first])).status_code == 200
+                # As after a server restart: the pooled connection was used a moment ago
+                # (so it is not pinged) and is dead now.
+                with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+                    admin.execute(
+                        "select pg_terminate_backend(pid) from pg_stat_activity"
+                        " where datname = %s and pid <> pg_backend_pid()",
+                        (postgres_url.rsplit("/", 1)[1],),
+                    )
+                assert (await post_events(http, url, standin, [second])).status_code == 200
+        async with runtime.database.session() as s:
+            stored = (await s.scalars(select(InboxEvent.event_id).order_by(InboxEvent.id))).all()
+    assert stored == [first["webhookEventId"], second["webhookEventId"]]

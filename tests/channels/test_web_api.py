@@ -97,9 +97,10 @@ async def test_session_message_and_handoff(web: WebHarness, responses: Responses
     session = opened["session"]
 
     hello = (await web.say(session, "こんにちは")).json()
-    assert hello["replies"] == [
-        {"text": responses.text("ja", "greeting"), "quick_replies": ["人と話す"]}
+    assert [(r["text"], r["quick_replies"]) for r in hello["replies"]] == [
+        (responses.text("ja", "greeting"), ["人と話す"])
     ]
+    assert all(len(r["id"]) == 36 for r in hello["replies"])  # the transcript's message ids
     assert hello["handed_off"] is False
 
     human = (await web.say(session, "人と話す")).json()
@@ -180,12 +181,14 @@ async def test_history_resumes_the_own_conversation_with_an_audit_record(
     await web.say(other, "スマホの 使い方")
 
     history = (await web.history(session)).json()
-    assert [(m["from"], m["text"]) for m in history["messages"]] == [
+    *messages, status = [(m["from"], m["text"]) for m in history["messages"]]
+    assert messages == [
         ("resident", "こんにちは"),
         ("bot", responses.text("ja", "greeting")),
         ("resident", "人と話す"),
         ("bot", responses.text("ja", "human_request")),
     ]
+    assert status[0] == "bot" and "1ばんめ" in status[1]  # the place in the queue
     assert history["handed_off"] is True
     assert all(m["at"].endswith("Z") or "+00:00" in m["at"] for m in history["messages"])
     other_history = (await web.history(other)).json()
@@ -299,6 +302,53 @@ async def test_a_socket_opened_before_the_first_message_gets_pushes(sqlite_web: 
         assert json.loads(await ws.recv())["state"] == "with_counselor"
 
 
+async def test_a_second_socket_gets_the_other_sockets_bot_replies_once(
+    web: WebHarness, responses: Responses
+) -> None:
+    """Two tabs of one session: the tab that wrote gets its reply once and no push of it;
+    the other tab gets the same bot messages pushed, once each, in order."""
+    session = await web.open_session()
+    assert (await web.say(session, "こんにちは")).status_code == 200  # the conversation exists
+    async with connect(web.ws_url()) as writer, connect(web.ws_url()) as other:
+        assert (await _auth(writer, session))["cursor"] == 2
+        assert (await _auth(other, session))["cursor"] == 2
+        await writer.send(json.dumps({"type": "message", "text": "スマホの 使い方", "id": "w1"}))
+        reply = json.loads(await writer.recv())
+        assert reply["type"] == "reply" and reply["id"] == "w1"
+        ids = [r["id"] for r in reply["replies"]]
+        pushed = [json.loads(await other.recv()) for _ in ids]
+        assert [(p["type"], p["from"], p["id"]) for p in pushed] == [
+            ("message", "bot", i) for i in ids
+        ]
+        assert [p["text"] for p in pushed] == [r["text"] for r in reply["replies"]]
+        assert [p["seq"] for p in pushed] == sorted(p["seq"] for p in pushed)
+        # Nothing more on either socket: the writer's next frame is its next reply.
+        await writer.send(json.dumps({"type": "message", "text": "こんにちは", "id": "w2"}))
+        assert json.loads(await writer.recv())["id"] == "w2"
+        greeting = json.loads(await other.recv())
+        assert (greeting["from"], greeting["text"]) == ("bot", responses.text("ja", "greeting"))
+        assert greeting["id"] not in ids
+
+
+async def test_http_fallback_reads_messages_after_a_cursor(web: WebHarness) -> None:
+    session = await web.open_session()
+    headers = {"Authorization": f"Bearer {session}"}
+    empty = (await web.http.get(f"{web.url}/api/chat/messages", headers=headers)).json()
+    assert (empty["messages"], empty["cursor"]) == ([], 0)
+    reply = (await web.say(session, "こんにちは")).json()
+    polled = (await web.http.get(f"{web.url}/api/chat/messages", headers=headers)).json()
+    assert [m["id"] for m in polled["messages"]] == [r["id"] for r in reply["replies"]]
+    assert all(m["from"] == "bot" for m in polled["messages"])
+    later = await web.http.get(
+        f"{web.url}/api/chat/messages", params={"after": polled["cursor"]}, headers=headers
+    )
+    assert later.json()["messages"] == []
+    assert (await web.http.get(f"{web.url}/api/chat/messages")).status_code == 401
+    async with web.runtime.database.session() as s:
+        reasons = (await s.scalars(select(AuditRecord.reason))).all()
+    assert reasons == ["resident.delivery"]  # only the poll that returned text read it
+
+
 async def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():
@@ -325,6 +375,7 @@ async def test_openapi_documents_http_and_socket(sqlite_web: WebHarness) -> None
     schema = (await sqlite_web.http.get(f"{sqlite_web.url}/openapi.json")).json()
     for path in ("/api/chat/sessions", "/api/chat/messages", "/api/chat/history", "/api/chat/ws"):
         assert path in schema["paths"], path
+    assert set(schema["paths"]["/api/chat/messages"]) == {"get", "post"}
     components = schema["components"]["schemas"]
     for name in ("AuthFrame", "MessageFrame", "ReplyFrame", "CounselorMessageFrame", "StatusFrame"):
         assert name in components, name

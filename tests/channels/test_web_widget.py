@@ -118,11 +118,12 @@ def bot_messages(page: Page) -> list[str]:
     return page.locator(".msg--bot .msg__text").all_inner_texts()
 
 
-def send(page: Page, text: str) -> None:
+def send(page: Page, text: str, replies: int = 1) -> None:
+    """Sends ``text`` and waits for the bot's ``replies`` (an escalation adds the queue status)."""
     before = page.locator(".msg--bot").count()
     page.get_by_label(JA["message_label"]).fill(text)
     page.get_by_role("button", name=JA["send"], exact=True).click()
-    expect(page.locator(".msg--bot")).to_have_count(before + 1)
+    expect(page.locator(".msg--bot")).to_have_count(before + replies)
 
 
 def test_send_a_message_and_get_the_answer(
@@ -240,7 +241,7 @@ def test_session_resumes_after_reload(
         expect(page.locator(".msg .msg__text")).to_have_text(
             [JA["resumed"], "こんにちは", responses.text("ja", "greeting")]
         )
-        send(page, "人と話す")
+        send(page, "人と話す", replies=2)
         page.reload()
         expect(page.locator("html")).to_have_attribute("data-ready", "true")
         expect(page.locator(".msg--resident .msg__text")).to_have_text(["こんにちは", "人と話す"])
@@ -415,8 +416,9 @@ def test_widget_with_the_real_rasa(
             page = _watch(context).page
             open_chat(page, url)
             send(page, "こんにちは")
-            send(page, "今夜、薬ためてたの全部飲む")
-            assert "119" in bot_messages(page)[-1]
+            send(page, "今夜、薬ためてたの全部飲む", replies=2)
+            # The safety message first, then the resident's place in the queue.
+            assert "119" in bot_messages(page)[-2] and "ばんめ" in bot_messages(page)[-1]
             expect(page.locator("#case-status")).to_have_text(JA["handed_off"])
         finally:
             context.close()

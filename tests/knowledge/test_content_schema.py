@@ -139,3 +139,33 @@ def test_guide_steps_need_any_or_both_platforms(tmp_path: Path, steps: object) -
     _write(tmp_path / "c", "guides/test.guide.yml", guide)
     with pytest.raises(ContentError, match=r"test\.guide\.yml: guide test\.guide"):
         load_content(tmp_path / "c")
+
+
+def test_every_guide_step_is_written_in_japanese_and_english() -> None:
+    """A resident writing in English gets English steps, so no step may lack either language."""
+    content = load_content(CONTENT_DIR)
+    missing = [
+        f"{guide.guide_id} {platform} step {n} {part}"
+        for guide in content.guides
+        for platform, steps in guide.steps.items()
+        for n, step in enumerate(steps, start=1)
+        for part, texts in (("text", step.text), ("simpler", step.simpler))
+        if set(texts) != {"ja", "en"} or not all(t.strip() for t in texts.values())
+    ]
+    assert not missing, f"guide steps without both ja and en: {missing}"
+    for guide in content.guides:
+        assert guide.title.get("en"), guide.guide_id
+
+
+def test_english_step_texts_are_english_and_plain() -> None:
+    """English texts are mostly English (a quoted Japanese label may help) and stay short."""
+    content = load_content(CONTENT_DIR)
+    for guide in content.guides:
+        for steps in guide.steps.values():
+            for step in steps:
+                for texts in (step.text, step.simpler):
+                    english = texts["en"]
+                    latin = len(re.findall(r"[A-Za-z]", english))
+                    japanese = len(re.findall(r"[\u3040-\u30ff\u3400-\u9fff]", english))
+                    assert len(english) <= 200, (guide.guide_id, english)
+                    assert latin >= japanese and latin >= 6, (guide.guide_id, english)

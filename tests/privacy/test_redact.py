@@ -57,6 +57,8 @@ def test_luhn() -> None:
         ("東京都新宿区西新宿2丁目8-1", "address"),
         ("私は田中花子です", "person_name"),
         ("夫の健一が怒鳴る", "person_name"),
+        ("娘の和子が入院しました", "person_name"),  # a given name ending in 子
+        ("祖父の学が来た", "person_name"),
     ],
 )
 def test_entities_are_found(text: str, entity: str) -> None:
@@ -76,6 +78,8 @@ def test_entities_are_found(text: str, entity: str) -> None:
         "消費者ホットライン188",
         "お母さんに相談した",
         "相談員さんと話したい",
+        "お子さんは元気です",
+        "女の子が泣いていた",
         "123456789012",  # twelve digits, wrong check digit
     ],
 )

@@ -43,6 +43,19 @@ async def test_store_is_idempotent_and_payload_is_sealed(
         assert all(r.payload_ciphertext and secret not in r.payload_ciphertext for r in rows)
 
 
+async def test_one_batch_keeps_its_order_and_drops_its_own_duplicates(
+    database: Database, keyring: Keyring
+) -> None:
+    batch = [_event("a", 1), _event("a", 2), _event("a", 1), _event("b", 1)]
+    # Autocommit, as the webhook stores: committed when store() returns.
+    async with database.autocommit() as connection:
+        result = await inbox.store(connection, keyring, "line", batch)
+    assert (result.stored, result.duplicates) == (3, 1)
+    async with database.session() as s:
+        rows = (await s.scalars(select(InboxEvent.event_id).order_by(InboxEvent.id))).all()
+    assert rows == ["ev-a-1", "ev-a-2", "ev-b-1"]
+
+
 async def test_one_user_is_processed_in_order(database: Database, keyring: Keyring) -> None:
     async with database.session() as s:
         await inbox.store(s, keyring, "line", [_event("a", 1), _event("a", 2), _event("b", 1)])

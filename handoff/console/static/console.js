@@ -57,6 +57,69 @@
     }
   }
 
+  // Emergency alerts: the server sends {type: "alert", …} frames with every text already
+  // written (handoff/content/console_texts.yml). Adding an item to the role="alert" region
+  // makes screen readers announce it at once.
+  const alerts = document.getElementById("alerts");
+
+  function addAlert(frame) {
+    if (!alerts) {
+      return;
+    }
+    for (const item of alerts.querySelectorAll(".alert-item")) {
+      if (item.dataset.case === frame.case_id) {
+        return;
+      }
+    }
+    const item = document.createElement("div");
+    item.className = "alert-item";
+    item.dataset.case = frame.case_id;
+    item.dataset.status = frame.status;
+    const title = document.createElement("p");
+    title.className = "alert-title";
+    const icon = document.createElement("span");
+    icon.setAttribute("aria-hidden", "true");
+    icon.textContent = "⚠";
+    title.append(icon, " " + frame.title);
+    const message = document.createElement("p");
+    message.className = "alert-message";
+    message.textContent = frame.message;
+    const actions = document.createElement("p");
+    actions.className = "alert-actions";
+    const open = document.createElement("a");
+    open.href = frame.href;
+    open.textContent = frame.open_label;
+    const dismiss = document.createElement("button");
+    dismiss.type = "button";
+    dismiss.className = "secondary dismiss";
+    dismiss.textContent = frame.dismiss_label;
+    actions.append(open, " ", dismiss);
+    item.append(title, message, actions);
+    alerts.appendChild(item);
+  }
+
+  function pruneAlerts(queued) {
+    // An alert for a waiting case goes once someone has taken the case.
+    if (!alerts) {
+      return;
+    }
+    const waiting = new Set(queued.map((i) => i.case_id));
+    for (const item of alerts.querySelectorAll('.alert-item[data-status="queued"]')) {
+      if (!waiting.has(item.dataset.case)) {
+        item.remove();
+      }
+    }
+  }
+
+  if (alerts) {
+    alerts.addEventListener("click", (event) => {
+      const button = event.target.closest("button.dismiss");
+      if (button) {
+        button.closest(".alert-item").remove();
+      }
+    });
+  }
+
   let caseVersion = null;
 
   async function refreshTranscript() {
@@ -70,6 +133,13 @@
   }
 
   function onFrame(frame) {
+    if (frame.type === "alert") {
+      addAlert(frame);
+      return;
+    }
+    if (frame.type === "queue") {
+      pruneAlerts(frame.queued);
+    }
     if (frame.type === "queue" && live === "queue") {
       fill("queued", frame.queued, (i) => i.waited_minutes + "分", "待っている相談はありません。");
       fill("claimed", frame.claimed, (i) => i.counselor || "", "対応中の相談はありません。");
@@ -99,15 +169,19 @@
       delay = 1000;
     });
     socket.addEventListener("message", (event) => onFrame(JSON.parse(event.data)));
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
+      if (event.code === 4401) {
+        // Signed out (here or elsewhere, or the password changed): back to the sign-in form.
+        location.assign("/console/login");
+        return;
+      }
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 30000);
     });
   }
 
-  if (live) {
-    connect();
-  }
+  // Every signed-in page listens (for emergency alerts), not only the live ones.
+  connect();
 
   const canned = document.getElementById("canned");
   const replyText = document.getElementById("reply-text");

@@ -14,16 +14,16 @@ KEY = b"k" * 32
 
 
 def test_token_round_trip_expiry_and_tampering() -> None:
-    token = issue(KEY, "yamada", now=1000.0)
+    token = issue(KEY, "session-row-id", now=1000.0)
     session = verify(KEY, token, now=1001.0)
-    assert session is not None and session.account_id == "yamada" and session.csrf
+    assert session is not None and session.session_id == "session-row-id" and session.csrf
     assert verify(KEY, token, now=1000.0 + SESSION_SECONDS) is None
     assert verify(b"x" * 32, token, now=1001.0) is None
     body, _, signature = token.partition(".")
     assert verify(KEY, f"{body}x.{signature}", now=1001.0) is None
     assert verify(KEY, body, now=1001.0) is None
     # Every session gets its own CSRF nonce.
-    other = verify(KEY, issue(KEY, "yamada", now=1000.0), now=1001.0)
+    other = verify(KEY, issue(KEY, "session-row-id", now=1000.0), now=1001.0)
     assert other is not None and other.csrf != session.csrf
 
 

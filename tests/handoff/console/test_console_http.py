@@ -139,10 +139,12 @@ async def test_second_counselor_gets_a_clear_claim_conflict(
     lost = await second.post(f"/console/cases/{case_id}/claim")
     assert lost.status_code == 409
     assert "ほかの相談員がすでに対応しています" in lost.text
-    # The loser can neither reply nor read the colleague's conversation.
+    # The loser can neither reply nor read the colleague's conversation (not without a
+    # reason code: test_read_reasons.py).
     reply = await second.post(f"/console/cases/{case_id}/reply", text="こんにちは")
     assert reply.status_code == 404
-    assert (await second.case_page(case_id)).status_code == 404
+    page = await second.case_page(case_id)
+    assert page.status_code == 403 and 'name="reason"' in page.text
 
 
 async def test_line_resident_gets_the_reply_and_the_bot_stays_silent(
@@ -290,7 +292,7 @@ async def test_supervisor_sees_all_open_cases_and_reassigns(
 
     queue = (await counselor.http.get("/console")).text
     assert pseudonym(case_id) in queue and pseudonym(dv_case) not in queue
-    assert (await counselor.case_page(dv_case)).status_code == 404
+    assert (await counselor.case_page(dv_case)).status_code == 403
     await counselor.post(f"/console/cases/{case_id}/claim")
 
     overview = (await supervisor.http.get("/console")).text

@@ -203,7 +203,8 @@ async function send(raw) {
 
 function handlePush(frame) {
   if (frame.type === "message") {
-    appendMessage(frame.from === "system" ? "system" : "counselor", frame.text);
+    const sender = frame.from === "system" || frame.from === "bot" ? frame.from : "counselor";
+    appendMessage(sender, frame.text);
   } else if (frame.type === "status") {
     if (frame.queue_position) {
       setCaseStatus("queue_position", { n: frame.queue_position });
@@ -253,6 +254,7 @@ async function resume(saved) {
   appendMessage("system", state.texts.resumed);
   for (const message of history.messages) {
     appendMessage(message.from, message.text);
+    transport.saw(message.id, message.seq);
   }
   if (history.handed_off) {
     setCaseStatus("handed_off");

@@ -25,6 +25,20 @@ export class Transport {
     this.attempts = 0;
     this.sequence = 0;
     this.pending = new Map();
+    // Pushes catch up from the last message shown (`seq`) after a reconnect; ids already
+    // shown (replies, earlier pushes) are skipped.
+    this.after = null;
+    this.shown = new Set();
+  }
+
+  /** Remembers a message shown from the history or a reply, so no push repeats it. */
+  saw(id, seq) {
+    if (id) {
+      this.shown.add(id);
+    }
+    if (Number.isInteger(seq) && (this.after === null || seq > this.after)) {
+      this.after = seq;
+    }
   }
 
   async openSession(language) {
@@ -82,7 +96,11 @@ export class Transport {
     }
     this.socket = socket;
     socket.addEventListener("open", () => {
-      socket.send(JSON.stringify({ type: "auth", session: this.token }));
+      const auth = { type: "auth", session: this.token };
+      if (this.after !== null) {
+        auth.after = this.after;
+      }
+      socket.send(JSON.stringify(auth));
     });
     socket.addEventListener("message", (event) => {
       let frame;
@@ -121,10 +139,16 @@ export class Transport {
 
   #onFrame(frame) {
     if (frame.type === "ready") {
+      if (this.after === null && Number.isInteger(frame.cursor)) {
+        this.after = frame.cursor;
+      }
       this.ready = true;
       this.attempts = 0;
       this.onConnection("socket", frame);
     } else if (frame.type === "reply") {
+      for (const reply of frame.replies || []) {
+        this.saw(reply.id);
+      }
       this.pending.get(frame.id)?.resolve(frame);
       this.pending.delete(frame.id);
     } else if (frame.type === "error") {
@@ -133,7 +157,13 @@ export class Transport {
         waiting.reject(new SendError(frame.code, frame.detail));
         this.pending.delete(frame.id);
       }
-    } else if (frame.type === "message" || frame.type === "status") {
+    } else if (frame.type === "message") {
+      if (frame.id && this.shown.has(frame.id)) {
+        return;
+      }
+      this.saw(frame.id, frame.seq);
+      this.onPush(frame);
+    } else if (frame.type === "status") {
       this.onPush(frame);
     }
   }

@@ -1,0 +1,51 @@
+"""Pooled connections on real PostgreSQL: a connection the server dropped is never handed out."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from storage import db as db_module
+from storage.db import Database
+from tests.conftest import PG_ADMIN_URL
+
+pytestmark = pytest.mark.postgres
+
+
+async def _backend_pid(database: Database) -> int:
+    async with database.session() as s:
+        return int((await s.execute(text("select pg_backend_pid()"))).scalar_one())
+
+
+def _terminate(pid: int) -> None:
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        assert admin.execute("select pg_terminate_backend(%s)", (pid,)).fetchone() == (True,)
+
+
+async def test_idle_connection_dropped_by_the_server_is_replaced_before_use(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = Database(postgres_url)
+    try:
+        dropped = await _backend_pid(database)
+        _terminate(dropped)
+        # Count every pooled connection as idle: the checkout pings, finds it dead and
+        # the pool opens a new one, so the caller never sees the dead connection.
+        monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+        assert await _backend_pid(database) != dropped
+    finally:
+        await database.dispose()
+
+
+async def test_autocommit_connection_commits_each_statement(postgres_url: str) -> None:
+    database = Database(postgres_url)
+    try:
+        async with database.autocommit() as connection:
+            await connection.execute(text("create table t (n int)"))
+            await connection.execute(text("insert into t values (1)"))
+        # Visible from another connection: nothing was left uncommitted.
+        with psycopg.connect(postgres_url) as other:
+            assert other.execute("select n from t").fetchall() == [(1,)]
+    finally:
+        await database.dispose()
