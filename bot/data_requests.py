@@ -39,6 +39,8 @@ class DataRequests:
     confirms: frozenset[str]
     cancels: frozenset[str]
     max_length: int
+    # Freely worded requests (a record of theirs + delete), anchored at the start.
+    request_patterns: tuple[re.Pattern[str], ...] = ()
 
     @classmethod
     def load(cls, path: Path = CONTENT_DIR / "data_requests.yml") -> DataRequests:
@@ -49,11 +51,16 @@ class DataRequests:
         cancels = [str(p) for p in raw.get("cancel") or []]
         if not requests or not confirms or not cancels:
             raise ContentError(f"{path}: needs non-empty 'request', 'confirm' and 'cancel' lists")
+        try:
+            patterns = tuple(re.compile(str(p)) for p in raw.get("request_patterns") or [])
+        except re.error as exc:
+            raise ContentError(f"{path}: bad request pattern: {exc}") from exc
         return cls(
             frozenset(_key(p) for p in requests),
             frozenset(_key(p) for p in confirms),
             frozenset(_key(p) for p in cancels),
             int(raw.get("max_length", 24)),
+            patterns,
         )
 
     def match(self, text: str) -> DataRequest | None:
@@ -63,7 +70,7 @@ class DataRequests:
         key = _key(text)
         if key in self.confirms:
             return DataRequest.CONFIRM
-        if key in self.requests:
+        if key in self.requests or any(p.match(key) for p in self.request_patterns):
             return DataRequest.ASK
         if key in self.cancels:
             return DataRequest.CANCEL

@@ -147,8 +147,11 @@ class Engine:
         conversation = await get_or_open(
             session, channel=message.channel, user_key=resident_key, language=language
         )
-        # "Delete my data" (never when the message reads as a crisis, never mid-takeover).
-        request = None if assessment.categories else self._data_requests.match(message.text)
+        # "Delete my data" (never when the crisis lexicon fires, never mid-takeover).
+        # The classifier alone may not block it: it hears 「消して」 close to 「消えたい」, and the
+        # request patterns only match a whole message that names a record to delete.
+        crisis_words = any(r.startswith("lexicon:") for r in assessment.reasons)
+        request = None if crisis_words else self._data_requests.match(message.text)
         if request is not None and conversation.owner == "bot":
             return await self._data_request(
                 session, conversation, message, request, assessment, language

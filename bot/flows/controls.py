@@ -65,6 +65,10 @@ class FlowControls:
     platforms: dict[PlatformWord, tuple[str, ...]]
     handoff_pool: str
     keep_assessing: frozenset[str] = frozenset()
+    # Words with no meaning beside a button word: 「おう、できた」 is 「できた」.
+    interjections: frozenset[str] = frozenset()
+    # Words residents put before a button word (やっぱり わからない, ほな 頼む), longest first.
+    lead_ins: tuple[str, ...] = ()
 
     @property
     def _keep(self) -> dict[str, bool]:
@@ -115,12 +119,21 @@ class FlowControls:
         not_controls = [w for w in keep if _key(w) not in phrases]
         if not_controls:
             raise ContentError(f"{path}: keep_assessing lists non-control words {not_controls}")
+        interjections = raw.get("interjections") or []
+        if not isinstance(interjections, list) or not all(
+            isinstance(w, str) for w in interjections
+        ):
+            raise ContentError(f"{path}: 'interjections' must be a list of words")
         return cls(
             phrases={k: frozenset(v) for k, v in phrases.items()},
             endings=endings,
             platforms=platforms,
             handoff_pool=pool,
             keep_assessing=frozenset(_key(w) for w in keep) - {""},
+            interjections=frozenset(_key(w) for w in interjections) - {""},
+            lead_ins=tuple(
+                sorted({_key(str(w)) for w in raw.get("lead_ins") or ()} - {""}, key=len)[::-1]
+            ),
         )
 
     def recognise(self, text: str) -> frozenset[Control]:
@@ -131,9 +144,12 @@ class FlowControls:
         found = self._whole_message(text, self.phrases)
         if found is not None:
             return found
-        # 「はい、お願いします」「いいえ、自分でやってみます」: every part a control word.
+        # 「はい、お願いします」「いいえ、自分でやってみます」: every part a control word
+        # (an interjection part — 「おう、できた」 — adds nothing and is skipped).
         parts = [p for p in _PARTS.split(text) if p.strip()]
-        if len(parts) < 2 or len(parts) > 3:
+        if len(parts) >= 2:
+            parts = [p for p in parts if _key(p) not in self.interjections]
+        if len(parts) < 1 or len(parts) > 3:
             return frozenset()
         meanings = [self._whole_message(part, self.phrases) for part in parts]
         if any(m is None for m in meanings):
@@ -167,7 +183,10 @@ class FlowControls:
         return bool(controls) and Control.HUMAN not in controls
 
     def _whole_message(self, text: str, table: Mapping[str, T]) -> T | None:
-        candidates = [_key(text)]
+        key = _key(text)
+        candidates = [key] + [
+            key[len(lead) :] for lead in self.lead_ins if key.startswith(lead) and key != lead
+        ]
         # The bare word, then with one ending dropped, then two (できたよね, わからんですわ).
         for _ in range(3):
             for key in candidates:

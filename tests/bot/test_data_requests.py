@@ -39,6 +39,14 @@ def msg(text: str) -> IncomingMessage:
         ("けさない", DataRequest.CANCEL),
         ("データを消してほしいと思っているけれど、その前に相談したいことがあります", None),
         ("こんにちは", None),
+        # Freely worded: a record of theirs + delete, as the whole message.
+        ("これまで話した相談の記録を全部削除してほしいです", DataRequest.ASK),
+        ("私のデータを消してもらえますか", DataRequest.ASK),
+        ("Please erase all of my messages", DataRequest.ASK),
+        ("消えたい", None),
+        ("消してほしい", None),
+        ("記録を消して、もう終わりにしたい", None),
+        ("スマホの写真を消したい", None),
     ],
 )
 def test_phrases(text: str, expected: DataRequest | None) -> None:

@@ -134,6 +134,32 @@ def test_sentences_containing_a_word_are_not_controls(controls: FlowControls, te
     assert controls.recognise(text) == frozenset()
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("よし、できました", True),
+        ("うん。わからん", True),
+        ("ええ、もう一回", True),
+        ("やっぱり わからない", True),  # a lead-in before the button word
+        ("ほな頼むわ", True),
+        ("あかん、さっぱりわからへん", True),
+    ],
+)
+def test_an_interjection_beside_a_button_word_is_skipped(
+    controls: FlowControls, text: str, expected: bool
+) -> None:
+    assert controls.is_guide_answer(text) is expected
+
+
+@pytest.mark.parametrize(
+    "text", ["うん、もう無理", "よし、死のう", "あ、たすけて", "まだ死にたい", "やっぱりやめたい"]
+)
+def test_an_interjection_never_turns_other_words_into_buttons(
+    controls: FlowControls, text: str
+) -> None:
+    assert not controls.is_guide_answer(text)
+
+
 def test_hai_means_done_and_yes(controls: FlowControls) -> None:
     assert controls.recognise("はい") == {C.DONE, C.YES}
     assert controls.recognise("できた") == {C.DONE}
