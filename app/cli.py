@@ -7,6 +7,7 @@ import gc
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -48,6 +49,20 @@ def _nlu_paths(settings: Settings) -> dict[str, Path]:
         "work_dir": data / "nlu" / "work",
         "log_file": data / "logs" / "rasa.log",
     }
+
+
+def _local_nlu(settings: Settings) -> AbstractAsyncContextManager[str]:
+    """The configured NLU service, or a quiet local Rasa for the length of a command."""
+    from nlu.service import running_nlu
+
+    paths = _nlu_paths(settings)
+    return running_nlu(
+        configured_url=settings.nlu_url,
+        quiet=True,
+        models_dir=paths["models_dir"],
+        work_dir=paths["work_dir"],
+        log_file=paths["log_file"],
+    )
 
 
 def _print_result(result: dict[str, Any], as_json: bool, summary_keys: list[str]) -> None:
@@ -141,19 +156,11 @@ def eval_messages(
     from evaluation.dataset import DatasetError
     from evaluation.messages import evaluate_messages
     from nlu.errors import NluSetupError
-    from nlu.service import running_nlu
 
     settings = _settings()
 
     async def run() -> dict[str, Any]:
-        paths = _nlu_paths(settings)
-        async with running_nlu(
-            configured_url=settings.nlu_url,
-            quiet=True,
-            models_dir=paths["models_dir"],
-            work_dir=paths["work_dir"],
-            log_file=paths["log_file"],
-        ) as url:
+        async with _local_nlu(settings) as url:
             return await evaluate_messages(settings, url, file)
 
     try:
@@ -189,7 +196,6 @@ def _evaluate_with_nlu(
     """
     from evaluation.dataset import DatasetError
     from nlu.errors import NluSetupError
-    from nlu.service import running_nlu
 
     settings = _settings()
     try:
@@ -199,14 +205,7 @@ def _evaluate_with_nlu(
         raise typer.Exit(2) from exc
 
     async def run() -> dict[str, Any]:
-        paths = _nlu_paths(settings)
-        async with running_nlu(
-            configured_url=settings.nlu_url,
-            quiet=True,
-            models_dir=paths["models_dir"],
-            work_dir=paths["work_dir"],
-            log_file=paths["log_file"],
-        ) as url:
+        async with _local_nlu(settings) as url:
             return await evaluate(settings, url, file)
 
     try:
@@ -393,7 +392,6 @@ def bench_webhook(
 ) -> None:
     """Two app workers + LINE stand-in, one worker killed mid-run: loss, duplicates, latency."""
     from evaluation.bench_webhook import run_bench
-    from nlu.service import running_nlu
 
     if events < 10 or users < 1 or concurrency < 1:
         typer.echo("error: need --events >= 10, --users >= 1, --concurrency >= 1", err=True)
@@ -401,14 +399,7 @@ def bench_webhook(
     settings = _settings()
 
     async def run() -> dict[str, Any]:
-        paths = _nlu_paths(settings)
-        async with running_nlu(
-            configured_url=settings.nlu_url,
-            quiet=True,
-            models_dir=paths["models_dir"],
-            work_dir=paths["work_dir"],
-            log_file=paths["log_file"],
-        ) as url:
+        async with _local_nlu(settings) as url:
             return await run_bench(
                 events=events,
                 users=users,
@@ -459,7 +450,6 @@ def bench_handoff(
 ) -> None:
     """2 workers, residents escalating on web chat, counselors racing to claim and reply."""
     from evaluation.bench_handoff import passed, run_bench
-    from nlu.service import running_nlu
 
     if residents < 2 or counselors < 1 or not 0 < escalate_share <= 1:
         typer.echo("error: need --residents >= 2, --counselors >= 1, 0 < --escalate-share <= 1")
@@ -476,14 +466,7 @@ def bench_handoff(
         }
         if without_nlu:
             return await run_bench(**kwargs)
-        paths = _nlu_paths(settings)
-        async with running_nlu(
-            configured_url=settings.nlu_url,
-            quiet=True,
-            models_dir=paths["models_dir"],
-            work_dir=paths["work_dir"],
-            log_file=paths["log_file"],
-        ) as url:
+        async with _local_nlu(settings) as url:
             return await run_bench(**kwargs, nlu_url=url)
 
     result = asyncio.run(run())

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 import typer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.config import Settings
 from handoff.accounts import (
@@ -28,11 +29,33 @@ from handoff.errors import AccountError, HandoffConfigError
 from handoff.pools import load_config
 from storage.db import Database
 
+T = TypeVar("T")
+
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _in_session(settings: Settings, action: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Migrates, runs ``action`` in one committed session and turns AccountError into exit 2."""
+    url = settings.resolved_database_url
+    Database(url).migrate()
+
+    async def run() -> T:
+        database = Database(url)
+        try:
+            async with database.session() as session:
+                return await action(session)
+        finally:
+            await database.dispose()
+
+    try:
+        return asyncio.run(run())
+    except AccountError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
 
 
 def register(cli: typer.Typer, load_settings: Callable[[], Settings]) -> None:
@@ -63,29 +86,19 @@ def register(cli: typer.Typer, load_settings: Callable[[], Settings]) -> None:
             raise typer.Exit(2) from exc
         password = _read_password(password_stdin)
 
-        async def run() -> str:
-            database = Database(settings.resolved_database_url)
-            try:
-                async with database.session() as session:
-                    account = await create_account(
-                        session,
-                        login=login,
-                        display_name=display_name,
-                        role=role,
-                        pools=parse_pools(pools),
-                        password=password,
-                        config=config,
-                    )
-                    return account.id
-            finally:
-                await database.dispose()
+        async def add_one(session: AsyncSession) -> str:
+            account = await create_account(
+                session,
+                login=login,
+                display_name=display_name,
+                role=role,
+                pools=parse_pools(pools),
+                password=password,
+                config=config,
+            )
+            return account.id
 
-        Database(settings.resolved_database_url).migrate()
-        try:
-            account_id = asyncio.run(run())
-        except AccountError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+        account_id = _in_session(settings, add_one)
         typer.echo(f"created account {account_id} (login {login}, role {role})")
 
     @users_cli.command("passwd")
@@ -99,20 +112,7 @@ def register(cli: typer.Typer, load_settings: Callable[[], Settings]) -> None:
         settings = load_settings()
         password = _read_password(password_stdin)
 
-        async def run() -> int:
-            database = Database(settings.resolved_database_url)
-            try:
-                async with database.session() as session:
-                    return await change_password(session, login, password)
-            finally:
-                await database.dispose()
-
-        Database(settings.resolved_database_url).migrate()
-        try:
-            revoked = asyncio.run(run())
-        except AccountError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+        revoked = _in_session(settings, lambda session: change_password(session, login, password))
         typer.echo(f"password changed for {login}; {revoked} session(s) signed out")
 
     @users_cli.command("remove")
@@ -120,20 +120,7 @@ def register(cli: typer.Typer, load_settings: Callable[[], Settings]) -> None:
         """Delete an account after signing it out of every console session."""
         settings = load_settings()
 
-        async def run() -> int:
-            database = Database(settings.resolved_database_url)
-            try:
-                async with database.session() as session:
-                    return await remove_account(session, login)
-            finally:
-                await database.dispose()
-
-        Database(settings.resolved_database_url).migrate()
-        try:
-            revoked = asyncio.run(run())
-        except AccountError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from exc
+        revoked = _in_session(settings, lambda session: remove_account(session, login))
         typer.echo(f"removed {login}; {revoked} session(s) signed out")
 
     @users_cli.command("check")
@@ -146,16 +133,10 @@ def register(cli: typer.Typer, load_settings: Callable[[], Settings]) -> None:
             typer.echo(f"configuration error: {exc}", err=True)
             raise typer.Exit(2) from exc
 
-        async def run() -> list[str]:
-            database = Database(settings.resolved_database_url)
-            try:
-                async with database.session() as session:
-                    return [str(p) for p in await roster_problems(session, config)]
-            finally:
-                await database.dispose()
+        async def differences(session: AsyncSession) -> list[str]:
+            return [str(p) for p in await roster_problems(session, config)]
 
-        Database(settings.resolved_database_url).migrate()
-        problems = asyncio.run(run())
+        problems = _in_session(settings, differences)
         for line in problems:
             typer.echo(line)
         if problems:

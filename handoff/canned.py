@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from handoff.errors import HandoffConfigError
+from handoff.config_files import load_model
 
 CANNED_FILE = Path(__file__).resolve().parent / "content" / "canned_replies.yml"
 SystemMessageKey = Literal["returned_to_bot", "closed", "transferred", "claimed"]
@@ -77,11 +76,4 @@ class CannedReplies(_Strict):
     @classmethod
     def load(cls, path: Path = CANNED_FILE) -> CannedReplies:
         """Reads and validates the file, naming it in every error."""
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise HandoffConfigError(f"cannot read {path}: {exc}") from exc
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise HandoffConfigError(f"{path}: {exc}") from exc
+        return load_model(cls, path)

@@ -12,10 +12,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from handoff.errors import HandoffConfigError
+from handoff.config_files import load_model
 from handoff.queue import WaitEstimate
 
 NOTICES_FILE = Path(__file__).resolve().parent / "content" / "resident_notices.yml"
@@ -80,14 +79,7 @@ class NoticeTexts(_Strict):
     @classmethod
     def load(cls, path: Path = NOTICES_FILE) -> NoticeTexts:
         """Reads and validates the file, naming it in every error."""
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise HandoffConfigError(f"cannot read {path}: {exc}") from exc
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise HandoffConfigError(f"{path}: {exc}") from exc
+        return load_model(cls, path)
 
     def lang(self, language: str) -> LanguageTexts:
         """The texts of ``language``; unknown languages get Japanese."""

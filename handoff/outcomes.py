@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import yaml
-
+from handoff.config_files import read_yaml
 from handoff.errors import HandoffConfigError, UnknownOutcome
 
 OUTCOMES_FILE = Path(__file__).resolve().parent / "config" / "outcomes.yml"
@@ -27,10 +26,7 @@ class Outcomes:
     @classmethod
     def load(cls, path: Path = OUTCOMES_FILE) -> Outcomes:
         """Reads the file; codes must be snake_case and labels non-empty."""
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise HandoffConfigError(f"cannot read {path}: {exc}") from exc
+        data = read_yaml(path)
         raw = data.get("outcomes") if isinstance(data, dict) else None
         if not isinstance(raw, dict) or not raw:
             raise HandoffConfigError(f"{path}: 'outcomes' must be a non-empty mapping")

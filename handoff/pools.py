@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from handoff.config_files import read_yaml
 from handoff.errors import HandoffConfigError
 
 POOLS_FILE = Path(__file__).resolve().parent / "config" / "pools.yml"
@@ -209,10 +209,7 @@ def _aware(at: datetime) -> datetime:
 
 def load_config(path: Path = POOLS_FILE) -> HandoffConfig:
     """Reads and validates ``pools.yml``; every problem is reported with the file name."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise HandoffConfigError(f"cannot read {path}: {exc}") from exc
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise HandoffConfigError(f"{path}: expected a mapping at the top level")
     try:

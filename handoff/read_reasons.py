@@ -12,8 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from handoff.config_files import read_yaml
 from handoff.errors import HandoffConfigError
 
 READ_REASONS_FILE = Path(__file__).resolve().parent / "config" / "read_reasons.yml"
@@ -41,10 +40,7 @@ class ReadReasons:
     @classmethod
     def load(cls, path: Path = READ_REASONS_FILE) -> ReadReasons:
         """Reads the file; codes must be snake_case and both labels non-empty."""
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            raise HandoffConfigError(f"cannot read {path}: {exc}") from exc
+        data = read_yaml(path)
         raw = data.get("reasons") if isinstance(data, dict) else None
         if not isinstance(raw, dict) or not raw:
             raise HandoffConfigError(f"{path}: 'reasons' must be a non-empty mapping")

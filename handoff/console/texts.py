@@ -9,8 +9,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from handoff.config_files import read_yaml
 from handoff.errors import HandoffConfigError
 
 TEXTS_FILE = Path(__file__).resolve().parents[1] / "content" / "console_texts.yml"
@@ -19,10 +18,7 @@ LANGUAGES = ("ja", "en")
 
 @cache
 def _texts(path: Path = TEXTS_FILE) -> dict[str, dict[str, str]]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise HandoffConfigError(f"cannot read {path}: {exc}") from exc
+    data = read_yaml(path)
     raw = data.get("texts") if isinstance(data, dict) else None
     if not isinstance(raw, dict):
         raise HandoffConfigError(f"{path}: 'texts' must be a mapping")
