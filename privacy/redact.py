@@ -114,16 +114,19 @@ def _public_numbers() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _not_names() -> tuple[tuple[str, ...], frozenset[str]]:
-    """(words a name may not end with, words a name may not be exactly).
+def _not_names() -> tuple[tuple[str, ...], frozenset[str], tuple[str, ...]]:
+    """(words a name may not end with, may not be exactly, may not contain).
 
     An ``=`` line is exact-only: 「子」 must not end a name, or 和子 and 洋子 would never be
-    redacted, but 「子さん」 alone is not a name.
+    redacted, but 「子さん」 alone is not a name. A ``~`` line is a word no name contains
+    (母の「介護保険」の申請 is not a relative called 介護保険).
     """
     lines = (DATA_DIR / "not_names.txt").read_text(encoding="utf-8").splitlines()
     words = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    endings = tuple(w for w in words if not w.startswith("="))
-    return endings, frozenset(w[1:] for w in words if w.startswith("="))
+    endings = tuple(w for w in words if w[0] not in "=~")
+    exact = frozenset(w[1:] for w in words if w.startswith("="))
+    parts = tuple(w[1:] for w in words if w.startswith("~"))
+    return endings, exact, parts
 
 
 @lru_cache(maxsize=1)
@@ -272,7 +275,7 @@ def _find_normalised(text: str) -> list[tuple[int, int, str]]:
 
 def _names(text: str) -> list[tuple[int, int, str]]:
     found: list[tuple[int, int, str]] = []
-    not_name_endings, not_names = _not_names()
+    not_name_endings, not_names, not_name_parts = _not_names()
     patterns = (
         _NAME_INTRO,
         _HONORIFIC,
@@ -286,7 +289,12 @@ def _names(text: str) -> list[tuple[int, int, str]]:
         for match in pattern.finditer(text):
             name = match.group("name").strip()
             # endswith covers exact matches too (お母, 相談員 …).
-            if name and name not in not_names and not name.endswith(not_name_endings):
+            if (
+                name
+                and name not in not_names
+                and not name.endswith(not_name_endings)
+                and not any(part in name for part in not_name_parts)
+            ):
                 found.append((match.start("name"), match.end("name"), "person_name"))
     for surname in _surnames():
         for match in re.finditer(rf"{re.escape(surname)}(?:[\s　]?{_GIVEN})?", text):

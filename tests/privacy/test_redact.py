@@ -80,6 +80,7 @@ def test_entities_are_found(text: str, entity: str) -> None:
         "相談員さんと話したい",
         "お子さんは元気です",
         "女の子が泣いていた",
+        "父の年金の手続きを手伝いたい",
         "123456789012",  # twelve digits, wrong check digit
     ],
 )
