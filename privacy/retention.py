@@ -7,7 +7,8 @@ Periods come from configuration (``TSUNAGU_RETENTION_*_DAYS``). Each run, in ord
 2. conversations idle longer than the analytics period are deleted with their text-free
    metadata (messages' intents, cases, keys, outbox rows go with them);
 3. processed inbox events, finished outbox rows, audit records and consent records older
-   than their periods are deleted.
+   than their periods are deleted, and so are console sign-ins that expired or were revoked
+   more than a day ago (the audit log keeps who signed in; the rows only gate cookies).
 
 Every step selects only what is still due, so a second run (or a run after a crash halfway)
 finds nothing more to do. After shredding it scrubs the live files (see
@@ -31,6 +32,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.config import Settings
 from core.logging import log_event
+from handoff.models import ConsoleSession
 from privacy.shredding import shred_conversation
 from storage.db import Database, utcnow
 from storage.models import AuditRecord, ConsentRecord, Conversation, InboxEvent, OutboxMessage
@@ -45,6 +47,8 @@ ACTION = "transcript.shred"
 REASON = "retention.expired"
 INBOX_FINISHED = ("done", "failed")
 BATCH_SIZE = 200
+# A finished console sign-in is kept this long, so a revocation is still visible the next day.
+CONSOLE_SESSION_GRACE = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,7 @@ class RetentionReport:
     outbox_stuck: int
     audit_deleted: int
     consent_deleted: int
+    console_sessions_deleted: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
@@ -188,6 +193,11 @@ async def run_retention(
     outbox = (outbox_old, OutboxMessage.status.not_in(OUTBOX_ACTIVE))
     audit = (AuditRecord.at < cutoff(policy.audit_days),)
     consent = (ConsentRecord.recorded_at < cutoff(policy.audit_days),)
+    finished_before = now - CONSOLE_SESSION_GRACE
+    sign_ins = (
+        (ConsoleSession.expires_at < finished_before)
+        | (ConsoleSession.revoked_at < finished_before),
+    )
 
     async with database.session() as session:
         inbox_stuck = await _count(
@@ -210,6 +220,7 @@ async def run_retention(
                 outbox_stuck=outbox_stuck,
                 audit_deleted=await _count(session, AuditRecord, *audit),
                 consent_deleted=await _count(session, ConsentRecord, *consent),
+                console_sessions_deleted=await _count(session, ConsoleSession, *sign_ins),
             )
 
     shredded, cases_closed, outbox_dropped = await _shred_expired(
@@ -232,6 +243,9 @@ async def run_retention(
         audit_deleted=await _delete_in_batches(database, AuditRecord, AuditRecord.id, *audit),
         consent_deleted=await _delete_in_batches(
             database, ConsentRecord, ConsentRecord.id, *consent
+        ),
+        console_sessions_deleted=await _delete_in_batches(
+            database, ConsoleSession, ConsoleSession.id, *sign_ins
         ),
     )
     # Every run, so keys destroyed by erasure requests during the day are scrubbed too.

@@ -13,7 +13,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from handoff.models import Case
+from handoff import console_sessions
+from handoff.accounts import create_account
+from handoff.models import Case, ConsoleSession
 from privacy.rekey import rewrap_data_keys
 from privacy.retention import ACTOR, REASON, RetentionPolicy, run_retention
 from storage.conversations import get_or_open
@@ -361,3 +363,36 @@ async def test_rewrap_then_dropping_the_old_master_key_makes_older_copies_unread
     # With master key 1 destroyed, the old backup's wrapped keys cannot be opened any more.
     with pytest.raises(DecryptionError):
         await read_all(Transcript(new_only), backup, shredded.conversation_id)
+
+
+async def test_finished_console_sign_ins_are_deleted_after_a_day(
+    database: Database, keyring: Keyring
+) -> None:
+    transcript = Transcript(keyring)
+    now = utcnow()
+    async with database.session() as s:
+        account = await create_account(
+            s,
+            login="suzuki",
+            display_name="鈴木",
+            role="counselor",
+            pools=["general"],
+            password="a long enough pass phrase",
+        )
+        expired = await console_sessions.start(s, account.id, now=now - timedelta(days=3))
+        revoked = await console_sessions.start(s, account.id, now=now - timedelta(hours=2))
+        revoked_yesterday = await console_sessions.start(s, account.id, now=now)
+        live = await console_sessions.start(s, account.id, now=now)
+        ids = (expired.id, revoked.id, revoked_yesterday.id, live.id)
+    async with database.session() as s:
+        await console_sessions.revoke(s, ids[1], now=now - timedelta(hours=2))
+        await console_sessions.revoke(s, ids[2], now=now - timedelta(days=2))
+
+    dry = await run_retention(database, transcript, POLICY, now=now, dry_run=True)
+    report = await run_retention(database, transcript, POLICY, now=now)
+    assert dry.console_sessions_deleted == report.console_sessions_deleted == 2
+    async with database.session() as s:
+        left = set((await s.scalars(select(ConsoleSession.id))).all())
+    assert left == {ids[1], ids[3]}  # revoked two hours ago: kept for the day; live: kept
+    again = await run_retention(database, transcript, POLICY, now=now)
+    assert again.console_sessions_deleted == 0
