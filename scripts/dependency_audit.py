@@ -1,4 +1,8 @@
-"""Dependency audit for `make test`: pip-audit over the app's virtualenv, or a visible skip.
+"""Dependency audit for `make test`: pip-audit over both virtualenvs, or a visible skip.
+
+Two audits: the app's environment (this interpreter's), and the Rasa service's pinned
+``nlu/requirements.lock`` (``--no-deps --disable-pip``: every line is pinned, so nothing has
+to be resolved or installed, and the Python 3.10 venv need not exist).
 
 pip-audit's default vulnerability service reads PyPI's per-release JSON
 (``https://pypi.org/pypi/<name>/<version>/json``). When that endpoint cannot be reached,
@@ -21,6 +25,7 @@ import json
 import subprocess
 import sys
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -61,18 +66,25 @@ def skipped(reason: str, *, require: bool) -> int:
     return 1 if require else 0
 
 
+RASA_LOCK = Path(__file__).resolve().parent.parent / "nlu" / "requirements.lock"
+PIP_AUDIT = [sys.executable, "-m", "pip_audit", "--progress-spinner", "off", "--format", "json"]
+TARGETS: dict[str, list[str]] = {
+    "app environment": ["--skip-editable"],
+    "Rasa service (nlu/requirements.lock)": ["--no-deps", "--disable-pip", "-r", str(RASA_LOCK)],
+}
+
+
 def audit(require: bool) -> int:
-    """Runs pip-audit on this interpreter's environment and judges its JSON report."""
-    command = [
-        sys.executable,
-        "-m",
-        "pip_audit",
-        "--skip-editable",
-        "--progress-spinner",
-        "off",
-        "--format",
-        "json",
-    ]
+    """Runs pip-audit on each target; the worst exit code wins."""
+    worst = 0
+    for name, arguments in TARGETS.items():
+        say(f"dependency audit: {name}")
+        worst = max(worst, audit_one(PIP_AUDIT + arguments, require=require))
+    return worst
+
+
+def audit_one(command: list[str], *, require: bool) -> int:
+    """Runs one pip-audit command and judges its JSON report."""
     done = subprocess.run(
         command, capture_output=True, text=True, timeout=AUDIT_TIMEOUT_SECONDS, check=False
     )

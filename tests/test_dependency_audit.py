@@ -47,3 +47,12 @@ def test_clean_audit_passes(capsys: pytest.CaptureFixture[str]) -> None:
     report = {"dependencies": [{"name": "idna", "version": "3.7", "vulns": []}]}
     assert load().judge(report, require=True) == 0
     assert "1 packages audited, no known vulnerabilities" in capsys.readouterr().out
+
+
+def test_both_environments_are_audited() -> None:
+    """The Rasa service's pins are audited as well as the app (its venv is Python 3.10)."""
+    targets = load().TARGETS
+    assert len(targets) == 2
+    lock = next(args for args in targets.values() if "-r" in args)
+    assert Path(lock[lock.index("-r") + 1]).is_file()
+    assert {"--no-deps", "--disable-pip"} <= set(lock)
