@@ -6,8 +6,10 @@ engine renders the safety, handoff or follow-up message itself. Otherwise, in or
 
 1. a guide in progress consumes control words (できた, わからん, もういっぺん, stop …), and so
    does a guide that ended a few minutes ago (「できた」 after the last step is still about it);
-2. greetings, thanks and goodbyes keep their templates;
-3. everything else is looked up in the knowledge base with the NLU intent as a prior — a
+2. a rich-menu text or one of its quick-reply labels (bot/content/menus.yml) gets its fixed
+   answer: the phone lines, a choice of topics, or the FAQ entry or guide the label names;
+3. greetings, thanks and goodbyes keep their templates;
+4. everything else is looked up in the knowledge base with the NLU intent as a prior — a
    confident FAQ hit is answered, a confident guide hit starts the guide, and anything less is
    said honestly with the 「人と話す」 button. Never a random answer.
 """
@@ -23,6 +25,7 @@ from bot.flows.controls import Control, FlowControls, PlatformWord
 from bot.flows.guide_flow import FlowLimits, FlowTurn, Say
 from bot.flows.render import FlowRenderer, localized
 from bot.flows.state import EndedGuide, FlowState
+from bot.menus import MenuKind, Menus, Target
 from bot.policy import Action, Decision
 from bot.responses import Responses
 from bot.types import Assessment, Reply, Urgency
@@ -30,6 +33,10 @@ from knowledge.types import Guide, KnowledgeSource, SearchResult
 
 # Intents answered from templates when the NLU is sure of them.
 SMALL_TALK = ("greeting", "thanks", "goodbye")
+# Button words that may answer a step from one end of a longer message.
+STEP_BUTTONS = frozenset(
+    {Control.DONE, Control.UNSURE, Control.AGAIN, Control.BACK, Control.RESTART}
+)
 # Intents with their own "not found" text (a useful referral instead of a bare apology).
 MISS_TEXT_INTENTS = ("consumer_trouble", "smartphone_help")
 
@@ -79,14 +86,20 @@ class Answerer:
         controls: FlowControls,
         limits: FlowLimits | None = None,
         config: AnswerConfig | None = None,
+        menus: Menus | None = None,
     ) -> None:
-        """``knowledge`` None keeps the intent templates (no FAQ, no guides)."""
+        """Keeps the collaborators.
+
+        ``knowledge`` None keeps the intent templates (no FAQ, no guides); ``menus`` None
+        answers menu texts like any other message.
+        """
         self._r = responses
         self._kb = knowledge
         self._controls = controls
         self._limits = limits or FlowLimits()
         self._config = config or AnswerConfig()
         self._render = FlowRenderer(responses)
+        self._menus = menus
 
     def in_context(
         self,
@@ -94,13 +107,21 @@ class Answerer:
         text: str,
         flow_state: str | None,
         now: datetime | None = None,
+        *,
+        rest_escalates: bool | None = None,
     ) -> Assessment:
         """The safety assessment read in the guide's context (see :mod:`bot.flows.context`).
 
+        ``rest_escalates``: the safety verdict on the rest of a message that opens or closes
+        with a button word (see :func:`bot.flows.context.rest_to_assess`), None if not judged.
+
         Call it before the policy decides: it can only withdraw a classifier-only
         escalation of an exact button word while a guide is in progress or within the
-        resume window after it ended.
+        resume window after it ended, or a classifier-only request for a person on a menu
+        text that does not ask for one (:meth:`bot.menus.Menus.read`).
         """
+        if self._menus is not None:
+            assessment = self._menus.read(assessment, text)
         return read_in_guide(
             assessment,
             text,
@@ -108,6 +129,7 @@ class Answerer:
             self._controls,
             now=now or datetime.now(UTC),
             recent=self._limits.resume_after,
+            rest_escalates=rest_escalates,
         )
 
     def respond(
@@ -140,6 +162,12 @@ class Answerer:
             return Answer(decision, None, None, pool if from_guide else None)
 
         message = _Message(text, language, assessment, controls, self._controls.platform(text), now)
+        target = self._menus.match(text) if self._menus is not None else None
+        if target is not None:
+            # A menu tap, also in the middle of a guide (which stays, as for an FAQ side trip).
+            answer = self._menu(decision, target, message, state, ended)
+            if answer is not None:
+                return answer
         if state is not None:
             answer = self._in_guide(decision, state, message)
             if answer is not None:
@@ -171,6 +199,11 @@ class Answerer:
         """
         if self._kb is None:
             return None
+        target = self._menus.match(text) if self._menus is not None else None
+        if target is not None and target.kind == "faq":
+            # A menu button (「DVの相談先」) that the safety layer answered first: its own FAQ.
+            menu_faq = self._faq_reply(target.ref, language)
+            return Reply(menu_faq.text) if menu_faq is not None else None
         msg = _Message(text, language, assessment, frozenset(), None, datetime.now(UTC))
         result = self._search(msg)
         best = result.best
@@ -178,6 +211,38 @@ class Answerer:
             return None
         reply = self._faq_reply(best.doc_id, language)
         return Reply(reply.text) if reply is not None else None
+
+    # --- menus ---------------------------------------------------------------------------
+
+    def _menu(
+        self,
+        decision: Decision,
+        target: Target,
+        msg: _Message,
+        state: FlowState | None,
+        ended: EndedGuide | None,
+    ) -> Answer | None:
+        """The fixed answer to a menu text or label; None when its target is gone."""
+        assert self._menus is not None
+        kept = state.to_json() if state is not None else None
+        if target.kind == "menu":
+            menu = self._menus.menu(target.ref)
+            if menu.kind is MenuKind.HANDOFF:
+                # As 「人と話す」: from a guide (or just after one) to digital help.
+                from_guide = state is not None or ended is not None
+                pool = self._controls.handoff_pool if from_guide else None
+                return Answer(_handoff(), None, None, pool)
+            reply = self._menus.render(menu, msg.language, self._r)
+            return Answer(decision, (reply,), kept)
+        if target.kind == "faq":
+            faq = self._faq_reply(target.ref, msg.language) if self._kb is not None else None
+            return Answer(decision, (faq,), kept) if faq is not None else None
+        guide = self._guide(target.ref)
+        if guide is None or not _has_steps(guide):
+            return None
+        return self._flow(
+            decision, guide_flow.start(guide, msg.language, msg.now), guide, msg.language, msg.now
+        )
 
     # --- inside a guide --------------------------------------------------------------------
 
@@ -210,6 +275,14 @@ class Answerer:
             other = self._confident_other(msg, state.guide_id)
             if other is not None:
                 return self._fresh(decision, msg, keep=state, searched=other)
+            # 「できた、ちゃんと鳴った」: the button word at either end answers the step. Only
+            # the step buttons: taking or turning down a person, or stopping, needs a message
+            # that says only that (「ええよ、人はいらん」 is no "yes").
+            part = self._controls.button_part(msg.text)
+            steps = part.controls & STEP_BUTTONS if part is not None else frozenset()
+            if steps:
+                turn = guide_flow.on_control(state, guide, steps, None, msg.now)
+        if turn is None:
             turn = guide_flow.on_unrecognised(state, msg.now)
         if turn.handoff:
             return Answer(_handoff(), None, None, self._controls.handoff_pool)

@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.answering import Answerer
 from bot.data_requests import DataRequest, DataRequests
+from bot.flows.context import rest_to_assess
 from bot.flows.controls import FlowControls, default_controls
 from bot.flows.guide_flow import FlowLimits
 from bot.language import detect_language
+from bot.menus import Menus, default_menus
 from bot.policy import Action, ConversationState, Decision, decide, next_state
 from bot.responses import Responses
 from bot.safety.assessment import SafetyAssessor
@@ -70,6 +72,9 @@ class EngineDeps:
     knowledge: KnowledgeSource | None = None
     flow_limits: FlowLimits = field(default_factory=FlowLimits)
     flow_controls: FlowControls = field(default_factory=default_controls)
+    # Fixed answers to the rich-menu texts and their quick replies; None answers them as
+    # free text.
+    menus: Menus | None = field(default_factory=default_menus)
     # Cross-worker notices of turns that commit on their own; a caller passing its session
     # publishes the deferred notices after its commit (storage/after_commit.py).
     events: EventBus | None = None
@@ -88,7 +93,11 @@ class Engine:
         self._d = deps
         self._data_requests = DataRequests.load()
         self._answers = Answerer(
-            deps.responses, deps.knowledge, deps.flow_controls, deps.flow_limits
+            deps.responses,
+            deps.knowledge,
+            deps.flow_controls,
+            deps.flow_limits,
+            menus=deps.menus,
         )
 
     async def classify(self, text: str) -> NluResult:
@@ -124,16 +133,35 @@ class Engine:
         # Classified before any transaction opens: NLU may take up to its timeout.
         nlu = await self.classify(message.text)
         assessment = self.assess(message.text, nlu)
+        rest_escalates = await self._rest_escalates(message.text, assessment)
         language = detect_language(message.text, message.language_hint)
         if session is not None:
-            result = await self._turn(session, message, assessment, language, started)
+            result = await self._turn(
+                session, message, assessment, language, started, rest_escalates
+            )
             defer_notice(session, conversation_topic(result.conversation_id), {"kind": "message"})
             return result
         async with self._d.database.session() as own:
-            result = await self._turn(own, message, assessment, language, started)
+            result = await self._turn(own, message, assessment, language, started, rest_escalates)
             defer_notice(own, conversation_topic(result.conversation_id), {"kind": "message"})
         await publish_deferred(self._d.events, own)
         return result
+
+    async def _rest_escalates(self, text: str, assessment: Assessment) -> bool | None:
+        """The safety verdict on a message without the button word at its start or end.
+
+        Only asked when the classifier alone escalated a message such as 「できた、音が出た」
+        (see :func:`bot.flows.context.rest_to_assess`); whether a guide is in progress is
+        decided later, in the turn. An unavailable NLU counts as escalating: no verdict, no
+        withdrawal. Classified here, before any transaction opens, like the message itself.
+        """
+        if not assessment.escalate or any(r.startswith("lexicon:") for r in assessment.reasons):
+            return None
+        rest = rest_to_assess(text, self._d.flow_controls)
+        if rest is None:
+            return None
+        nlu = await self.classify(rest)
+        return not nlu.available or self.assess(rest, nlu).escalate
 
     async def _turn(
         self,
@@ -142,6 +170,7 @@ class Engine:
         assessment: Assessment,
         language: str,
         started: float,
+        rest_escalates: bool | None = None,
     ) -> TurnResult:
         resident_key = user_key(self._d.pepper, message.channel, message.user_ref)
         conversation = await get_or_open(
@@ -157,7 +186,9 @@ class Engine:
                 session, conversation, message, request, assessment, language
             )
         # A bare button word in a guide (「できた」) means the button, unless the lexicon fired.
-        assessment = self._answers.in_context(assessment, message.text, conversation.flow_state)
+        assessment = self._answers.in_context(
+            assessment, message.text, conversation.flow_state, rest_escalates=rest_escalates
+        )
         before = state_of(conversation)
         decision = decide(before, assessment)
         await self._d.transcript.append(

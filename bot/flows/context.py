@@ -11,6 +11,11 @@ step is still about the guide), and only when the classifier alone escalated. A
 crisis-lexicon match always stands, and so do the ``keep_assessing`` phrases (もういい …)
 that can also voice despair. Anything longer than a button word is assessed as usual,
 so 「もう死にたい」 in the middle of a guide escalates at once.
+
+One widening, as narrow: a button word that opens or closes a longer message
+(「できた、よう見える」) with the rest judged *on its own* by the same safety layer. Only when
+that rest does not escalate by itself is the message read as the button; a stop word
+(やめる, もういい) never qualifies, since 「もういい。疲れた」 may be despair.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.flows.controls import FlowControls
+from bot.flows.controls import Control, FlowControls
 from bot.flows.state import EndedGuide, FlowState
 from bot.types import Assessment, Urgency
 
@@ -36,11 +41,14 @@ def read_in_guide(
     *,
     now: datetime | None = None,
     recent: timedelta | None = None,
+    rest_escalates: bool | None = None,
 ) -> Assessment:
     """The assessment, with a classifier-only escalation of a guide's button word withdrawn.
 
     ``now`` and ``recent`` extend the guide's context past its end: a guide that ended at
     most ``recent`` before ``now`` still counts (both None: only a guide in progress).
+    ``rest_escalates`` is the safety layer's verdict on the message without its leading or
+    trailing button word (:meth:`FlowControls.button_part`); None when it was not judged.
     """
     if not assessment.escalate:
         return assessment
@@ -50,7 +58,9 @@ def read_in_guide(
     # the reply to it gets the kind "that guide has ended" note rather than a false alarm.
     if FlowState.from_json(flow_state) is None and not _recently_ended(flow_state, now, recent):
         return assessment
-    if not controls.is_guide_answer(text):
+    if not controls.is_guide_answer(text) and not _button_with_harmless_rest(
+        text, controls, rest_escalates
+    ):
         return assessment
     return replace(
         assessment,
@@ -66,3 +76,21 @@ def _recently_ended(flow_state: str | None, now: datetime | None, recent: timede
     if ended is None or now is None or recent is None:
         return False
     return ended.is_recent(now, recent)
+
+
+def rest_to_assess(text: str, controls: FlowControls) -> str | None:
+    """The part of ``text`` beside a button word that must be judged alone, or None.
+
+    None for a whole button message and for a stop word (「もういい。疲れた」 keeps the
+    classifier's verdict on the whole message).
+    """
+    part = controls.button_part(text)
+    if part is None or Control.STOP in part.controls or Control.HUMAN in part.controls:
+        return None
+    return part.rest
+
+
+def _button_with_harmless_rest(
+    text: str, controls: FlowControls, rest_escalates: bool | None
+) -> bool:
+    return rest_escalates is False and rest_to_assess(text, controls) is not None

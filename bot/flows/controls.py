@@ -26,6 +26,10 @@ T = TypeVar("T")
 
 
 _PARTS = re.compile(r"[、。,.!！?？\s]+")
+# The stem of 「できた」「できました」, the only done words forgiven a typo.
+_DONE_STEM = "でき"
+# Clause breaks only (no plain spaces): where a button word can be split off a sentence.
+_CLAUSES = re.compile(r"(?:[、。,.!！?？\n]|\.\s)+\s*")
 
 
 class Control(enum.StrEnum):
@@ -47,6 +51,14 @@ class PlatformWord(enum.StrEnum):
 
     IPHONE = "iphone"
     ANDROID = "android"
+
+
+@dataclass(frozen=True)
+class ButtonPart:
+    """A button word at one end of a message (「できた」 in 「できた、音が出た」) and the rest."""
+
+    controls: frozenset[Control]
+    rest: str
 
 
 def _key(text: str) -> str:
@@ -144,17 +156,44 @@ class FlowControls:
         found = self._whole_message(text, self.phrases)
         if found is not None:
             return found
+        if self._is_done_typo(text):
+            return frozenset({Control.DONE})
         # 「はい、お願いします」「いいえ、自分でやってみます」: every part a control word
         # (an interjection part — 「おう、できた」 — adds nothing and is skipped).
         parts = [p for p in _PARTS.split(text) if p.strip()]
         if len(parts) >= 2:
             parts = [p for p in parts if _key(p) not in self.interjections]
+            # "sorry, go back one step": what is left, as one phrase (English phrases are
+            # several space-separated parts).
+            found = self._whole_message(" ".join(parts), self.phrases) if parts else None
+            if found is not None:
+                return found
         if len(parts) < 1 or len(parts) > 3:
             return frozenset()
         meanings = [self._whole_message(part, self.phrases) for part in parts]
         if any(m is None for m in meanings):
             return frozenset()
         return frozenset().union(*(m for m in meanings if m is not None))
+
+    def _is_done_typo(self, text: str) -> bool:
+        """「でくた」「できまひた」: a 「できた」 with one key mistyped.
+
+        Same length, same first 「で」, one character different, three characters or more.
+        Only the できた family is forgiven: a mistyped 「できた」 is the commonest reply of
+        all, and reading it as done costs at most one step (「前へ」 goes back). Other done
+        words are not: 「おわりました」 is one key away from 「おわりにした」.
+        """
+        key = _key(text)
+        if len(key) < 3 or key[0] != _DONE_STEM[0]:
+            return False
+        return any(
+            Control.DONE in meaning
+            and phrase.startswith(_DONE_STEM)
+            and len(phrase) == len(key)
+            and phrase[0] == key[0]
+            and sum(a != b for a, b in zip(phrase, key, strict=True)) == 1
+            for phrase, meaning in self.phrases.items()
+        )
 
     def platform(self, text: str) -> PlatformWord | None:
         """IPhone or Android if the message names exactly one of them."""
@@ -181,6 +220,31 @@ class FlowControls:
             return True
         controls = self.recognise(text)
         return bool(controls) and Control.HUMAN not in controls
+
+    def button_part(self, text: str) -> ButtonPart | None:
+        """A button word that opens or closes a longer message, and the rest of it.
+
+        「できた、ちゃんと鳴った」「oh, now I see. done」: the button word is split off at
+        sentence punctuation only (never at a space, so "end it all" is not 「end」 + words),
+        and the longest such word wins. The rest is returned for the safety layer to judge
+        on its own; a message that is all button words is :meth:`recognise`'s, not this.
+        """
+        parts = [p for p in _CLAUSES.split(text) if p.strip()]
+        if len(parts) < 2 or self.is_guide_answer(text):
+            return None
+        for size in range(len(parts) - 1, 0, -1):
+            for button, rest in ((parts[:size], parts[size:]), (parts[-size:], parts[:-size])):
+                words = " ".join(button)
+                if not self.is_guide_answer(words):
+                    continue
+                remainder = [p for p in rest if _key(p) not in self.interjections]
+                if not remainder:
+                    return None  # only interjections beside it: a whole button message
+                rest_text = " ".join(p.strip() for p in remainder)
+                if Control.HUMAN in self.recognise(rest_text):
+                    return None  # 「できた、人と話したい」 asks for a person, not the next step
+                return ButtonPart(self.recognise(words), rest_text)
+        return None
 
     def _whole_message(self, text: str, table: Mapping[str, T]) -> T | None:
         key = _key(text)

@@ -163,6 +163,10 @@ def _platform_phase(
 ) -> FlowTurn | None:
     if platform is not None:
         return _go_to(state, guide, 0, now, platform=_platform_of(platform))
+    if Control.YES in controls and state.failures >= FAILURES_BEFORE_HUMAN_OFFER:
+        # Two 「わからない」 at the phone question brought the offer of a person: 「はい」
+        # accepts it here too, or the offer would be a button that does nothing.
+        return FlowTurn(None, Say.HANDOFF)
     if Control.UNSURE in controls:
         return _failed(state, now, Say.PLATFORM_HELP)
     if controls:

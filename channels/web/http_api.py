@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request, status
 
@@ -24,6 +25,9 @@ from channels.web.schemas import (
 from channels.web.service import CHANNEL, Answer, HistoryEntry, Notice
 
 router = APIRouter(prefix="/api/chat", tags=["web chat"])
+# The widget sends the ids of its last few replies; more would only make URLs long (the
+# server then reads those again, audited, and the widget drops what it already shows).
+MAX_SKIP = 20
 
 
 def replies_of(answer: Answer) -> list[ReplyOut]:
@@ -105,16 +109,24 @@ async def get_messages(
     after: Annotated[
         int, Query(ge=0, description="The `cursor` of the last answer (or a message's `seq`).")
     ] = 0,
+    skip: Annotated[
+        list[UUID],
+        Query(
+            max_length=MAX_SKIP,
+            description="Ids of messages the widget already shows (its own POSTs' replies).",
+        ),
+    ] = [],  # noqa: B006 - FastAPI copies query defaults; this is never mutated
 ) -> OutgoingOut:
     """Messages to the resident after a cursor: the plain-HTTP fallback's way to get pushes.
 
-    A widget without a WebSocket polls this for counselor, hand-over and queue messages
-    (bot replies to its own POSTs are included too: skip the ids it already shows). Reading
-    new messages is audited like the history (reason ``resident.delivery``); a poll that
-    finds nothing new reads nothing.
+    A widget without a WebSocket polls this for counselor, hand-over and queue messages.
+    Bot replies to its own POSTs are included too unless their ids are in ``skip``: then a
+    poll right after a turn reads and sends nothing again. Reading new messages is audited
+    like the history (reason ``resident.delivery``); a poll that finds nothing new, or only
+    skipped ids, reads nothing and leaves no audit record (the cursor still moves on).
     """
     try:
-        outgoing = await chat.outgoing(resident, after)
+        outgoing = await chat.outgoing(resident, after, {str(i) for i in skip})
     except SessionExpired as exc:
         raise HTTPException(status_code=status.HTTP_410_GONE, detail="session expired") from exc
     return OutgoingOut(

@@ -303,11 +303,12 @@ class WebChat:
             if e.message_id in pending
         ]
 
-    async def outgoing(self, user_ref: str, after: int) -> Outgoing:
+    async def outgoing(self, user_ref: str, after: int, skip: Collection[str] = ()) -> Outgoing:
         """The session's messages to the resident after ``after`` (the plain-HTTP fallback).
 
         Bound by the same resume window as :meth:`history`, so an old token cannot replay
-        the conversation through this path either.
+        the conversation through this path either. Messages in ``skip`` (already shown by
+        the widget) are neither read nor returned, but the cursor moves past them.
         """
         conversation, handed_off = await self._conversation(user_ref)
         now = utcnow()
@@ -317,7 +318,7 @@ class WebChat:
         if not self._window or resume_until < now:
             raise SessionExpired("the resume window of this session has passed")
         latest = await self.latest_seq(conversation.id)
-        entries = await self.unsent(conversation.id, after) if latest > after else []
+        entries = await self.unsent(conversation.id, after, skip) if latest > after else []
         cursor = max([latest, after, *(e.seq for e in entries)])
         return Outgoing(entries, cursor, handed_off, resume_until)
 

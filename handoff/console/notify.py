@@ -15,6 +15,9 @@ from app.wiring import Runtime
 from core.events import QUEUE_TOPIC, conversation_topic
 from handoff.messaging import Delivery
 
+# Console actions that leave every queue row as it was.
+QUEUE_UNCHANGED = frozenset({"message", "note"})
+
 
 async def deliver(request: HTTPConnection, runtime: Runtime, delivery: Delivery | None) -> None:
     """Sends a committed message on its channel (LINE: wake the sender; web: the notice).
@@ -35,12 +38,17 @@ async def deliver(request: HTTPConnection, runtime: Runtime, delivery: Delivery 
 async def case_changed(runtime: Runtime, case_id: str, conversation_id: str, kind: str) -> None:
     """Tells every console that a case moved (queue) and its conversation changed.
 
-    Also wakes this process's resident-notice sweeper: residents still waiting may have
-    moved up (other processes notice on their next periodic sweep).
+    A message or a note changes the conversation, not the queue (its rows show no text
+    and no message count), so those go to the conversation's topic only: a ``queue``
+    notice makes every console socket and every worker's alerter look again, which a
+    counselor's reply must not cost (issue 5). Anything else also wakes this process's
+    resident-notice sweeper: residents still waiting may have moved up (other processes
+    notice on their next periodic sweep).
     """
-    await runtime.events.publish(QUEUE_TOPIC, {"kind": kind, "case_id": case_id})
+    if kind not in QUEUE_UNCHANGED:
+        await runtime.events.publish(QUEUE_TOPIC, {"kind": kind, "case_id": case_id})
     await runtime.events.publish(
         conversation_topic(conversation_id), {"kind": kind, "case_id": case_id}
     )
-    if kind not in ("message", "note"):
+    if kind not in QUEUE_UNCHANGED:
         runtime.wake_resident_notices()

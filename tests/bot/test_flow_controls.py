@@ -152,6 +152,45 @@ def test_an_interjection_beside_a_button_word_is_skipped(
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Regional sentence-final particles are tone only (one is dropped, like よ/ね).
+        ("わからんがね", C.UNSURE),
+        ("もういっぺんずら", C.AGAIN),
+        ("できましたっす", C.DONE),
+        ("できたっぺ", C.DONE),
+        ("わがんねっしょ", C.UNSURE),
+        ("さいしょからさー", C.RESTART),
+        # Thanks after the button word, 「ぜんぶ／これも」 before it.
+        ("できました、ありがとうございます", C.DONE),
+        ("これもできた", C.DONE),
+        ("done, thanks", C.DONE),
+        # English phrases after an interjection part.
+        ("oh wait, go back a step", C.BACK),
+        ("sorry I'm lost", C.UNSURE),
+    ],
+)
+def test_dialect_particles_thanks_and_english_phrases(
+    controls: FlowControls, text: str, expected: Control
+) -> None:
+    assert expected in controls.recognise(text)
+    assert controls.is_guide_answer(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["できたかもしれん", "赤ちゃんができたがね、どうしよう", "やめたいき", "もう生きとうないき"],
+)
+def test_particles_never_make_news_or_despair_a_button(controls: FlowControls, text: str) -> None:
+    assert not controls.is_guide_answer(text)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("andoroido desu", "android"), ("aifon", "iphone")])
+def test_romaji_platform_names(controls: FlowControls, text: str, expected: str) -> None:
+    assert controls.platform(text) == expected
+
+
+@pytest.mark.parametrize(
     "text", ["うん、もう無理", "よし、死のう", "あ、たすけて", "まだ死にたい", "やっぱりやめたい"]
 )
 def test_an_interjection_never_turns_other_words_into_buttons(

@@ -286,3 +286,16 @@ def test_declining_the_offer_at_the_phone_question_asks_it_again() -> None:
     assert turn is not None and turn.say is Say.PLATFORM_QUESTION
     assert turn.state is not None
     assert (turn.state.phase, turn.state.platform, turn.state.failures) == ("platform", None, 0)
+
+
+def test_yes_after_the_offer_at_the_phone_question_accepts_it() -> None:
+    # Two 「わからない」 to "iPhone or Android?" bring the offer; 「はい、お願い」 takes it.
+    asked = gf.start(PHONE, "ja", T0).state
+    assert asked is not None
+    first = ctl(asked, Control.UNSURE, guide=PHONE)
+    assert first.state is not None
+    second = ctl(first.state, Control.UNSURE, guide=PHONE)
+    assert second.offer_human and second.state is not None
+    assert ctl(second.state, Control.YES, Control.DONE, guide=PHONE).say is Say.HANDOFF
+    # Without an offer, 「はい」 at the phone question only asks it again.
+    assert ctl(asked, Control.YES, Control.DONE, guide=PHONE).say is Say.PLATFORM_QUESTION

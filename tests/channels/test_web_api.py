@@ -349,6 +349,41 @@ async def test_http_fallback_reads_messages_after_a_cursor(web: WebHarness) -> N
     assert reasons == ["resident.delivery"]  # only the poll that returned text read it
 
 
+async def test_http_fallback_skips_the_replies_the_widget_shows(web: WebHarness) -> None:
+    # A polling widget names the replies it got from its own POST: nothing is read or sent
+    # again, no audit record is written, and the cursor still moves past them.
+    session = await web.open_session()
+    headers = {"Authorization": f"Bearer {session}"}
+    reply = (await web.say(session, "こんにちは")).json()
+    ids = [r["id"] for r in reply["replies"]]
+    polled = await web.http.get(
+        f"{web.url}/api/chat/messages", params={"after": 0, "skip": ids}, headers=headers
+    )
+    assert polled.status_code == 200
+    assert polled.json()["messages"] == []
+    assert polled.json()["cursor"] == len(ids) + 1  # the resident's message and the replies
+    async with web.runtime.database.session() as s:
+        assert (await s.scalars(select(AuditRecord.reason))).all() == []
+    # Skipping one of two replies returns (and reads) only the other.
+    second = (await web.say(session, "人と話す")).json()
+    assert len(second["replies"]) == 2  # the hand-over reply and the queue notice
+    later = await web.http.get(
+        f"{web.url}/api/chat/messages",
+        params={"after": polled.json()["cursor"], "skip": second["replies"][0]["id"]},
+        headers=headers,
+    )
+    expected = [r["id"] for r in second["replies"][1:]]
+    assert [m["id"] for m in later.json()["messages"]] == expected
+    async with web.runtime.database.session() as s:
+        reads = (await s.scalars(select(AuditRecord.reason))).all()
+    assert reads == ["resident.delivery"]
+    for bad in (["not-an-id"], [ids[0]] * 21):
+        refused = await web.http.get(
+            f"{web.url}/api/chat/messages", params={"skip": bad}, headers=headers
+        )
+        assert refused.status_code == 422
+
+
 async def wait_until(check: Callable[[], bool], timeout: float = 5.0) -> None:
     deadline = asyncio.get_running_loop().time() + timeout
     while not check():

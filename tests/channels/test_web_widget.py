@@ -27,7 +27,9 @@ from playwright.sync_api import (
 )
 
 from app.wiring import Runtime
+from bot.menus import default_menus
 from bot.responses import Responses
+from bot.types import Reply
 from channels.web.texts import ui_texts
 from nlu.service import free_port
 from tests.channels.web_support import ScriptedNlu, serve_in_thread, web_settings
@@ -126,6 +128,14 @@ def send(page: Page, text: str, replies: int = 1) -> None:
     expect(page.locator(".msg--bot")).to_have_count(before + replies)
 
 
+def smartphone_menu(responses: Responses) -> Reply:
+    """What the widget's 「スマホの 使い方」 starter gets: the fixed smartphone menu."""
+    menus = default_menus()
+    target = menus.match("スマホの 使い方")
+    assert target is not None and target.kind == "menu"
+    return menus.render(menus.menu(target.ref), "ja", responses)
+
+
 def test_send_a_message_and_get_the_answer(
     watched: Watched, app_url: str, responses: Responses
 ) -> None:
@@ -142,9 +152,7 @@ def test_send_a_message_and_get_the_answer(
     # Enter sends too.
     page.get_by_label(JA["message_label"]).fill("スマホの 使い方")
     page.keyboard.press("Enter")
-    expect(page.locator(".msg--bot .msg__text").last).to_have_text(
-        responses.text("ja", "smartphone_help")
-    )
+    expect(page.locator(".msg--bot .msg__text").last).to_have_text(smartphone_menu(responses).text)
     watched.assert_clean(app_url)
 
 
@@ -161,7 +169,8 @@ def test_plain_http_when_websockets_are_blocked(
         open_chat(page, app_url)
         send(page, "こんにちは")
         assert bot_messages(page)[-1] == responses.text("ja", "greeting")
-        assert page.evaluate("document.documentElement.dataset.transport") is None
+        # On the fallback, and saying so (it polls for counselor messages meanwhile).
+        expect(page.locator("html")).to_have_attribute("data-transport", "http")
     finally:
         context.close()
 
@@ -172,12 +181,11 @@ def test_quick_replies(watched: Watched, app_url: str, responses: Responses) -> 
     buttons = page.locator("#quick-replies button")
     expect(buttons).to_have_text(JA["starters"])
     page.get_by_role("button", name="スマホの 使い方").click()
-    expect(page.locator(".msg--bot .msg__text").last).to_have_text(
-        responses.text("ja", "smartphone_help")
-    )
+    menu = smartphone_menu(responses)
+    expect(page.locator(".msg--bot .msg__text").last).to_have_text(menu.text)
     # The bot's own quick replies replace the starters; choosing one sends it.
-    expect(buttons).to_have_text(list(responses.quick_replies("ja")))
-    buttons.first.click()
+    expect(buttons).to_have_text(list(menu.quick_replies))
+    page.get_by_role("button", name="人と話す", exact=True).click()
     expect(page.locator(".msg--resident .msg__text").last).to_have_text("人と話す")
     expect(page.locator("#case-status")).to_have_text(JA["handed_off"])
     expect(buttons).to_have_count(0)

@@ -1,10 +1,20 @@
 // Talking to the server: a WebSocket when it opens (replies and counselor pushes), plain HTTP
 // otherwise. The session token goes in the first socket frame or an Authorization header,
-// never in a URL.
+// never in a URL. Without a socket, counselor and queue messages come from polling
+// `GET /messages?after=<cursor>` until the socket (retried with backoff) is back.
 
 const REPLY_TIMEOUT_MS = 30000;
 const MAX_RECONNECT_DELAY_MS = 15000;
 const CLOSE_INVALID_SESSION = 4401;
+// Polling: every few seconds while the page is shown, rarely while it is hidden, backing off
+// on errors. One client IP may stand for several residents (an office NAT) under the chat's
+// per-IP rate limit, so the pace stays modest.
+const POLL_MS = 4000;
+const POLL_HIDDEN_MS = 15000;
+const MAX_POLL_BACKOFF_MS = 60000;
+// The ids of replies already shown that the next poll should not send again (the server
+// accepts up to 20; an id left out is only read again and dropped here).
+const MAX_SKIP = 20;
 
 export class SendError extends Error {
   constructor(code, detail) {
@@ -29,12 +39,39 @@ export class Transport {
     // shown (replies, earlier pushes) are skipped.
     this.after = null;
     this.shown = new Set();
+    // Shown ids whose `seq` is unknown (replies): the next poll asks the server to skip them.
+    this.unnumbered = [];
+    this.polling = false;
+    this.pollTimer = null;
+    this.pollInFlight = false;
+    this.pollFailures = 0;
+    // Bumped whenever a poll's answer could overlap another path (a POST, a socket): such an
+    // answer is dropped unseen and the cursor stays, so the next poll or the socket's
+    // catch-up brings its messages once, in order.
+    this.epoch = 0;
+    this.posting = 0;
+    document.addEventListener("visibilitychange", () => {
+      // Back on the page: look at once rather than after the slower hidden-page pace.
+      if (this.polling && !this.pollInFlight && !document.hidden) {
+        this.#schedulePoll(0);
+      }
+    });
+    window.addEventListener("pagehide", () => this.#stopPolling());
+    window.addEventListener("pageshow", (event) => {
+      if (event.persisted && this.token && !this.closed && !this.ready) {
+        this.#fallBack();
+      }
+    });
   }
 
   /** Remembers a message shown from the history or a reply, so no push repeats it. */
   saw(id, seq) {
     if (id) {
       this.shown.add(id);
+      if (!Number.isInteger(seq)) {
+        this.unnumbered.push(id);
+        this.unnumbered.splice(0, Math.max(0, this.unnumbered.length - MAX_SKIP));
+      }
     }
     if (Number.isInteger(seq) && (this.after === null || seq > this.after)) {
       this.after = seq;
@@ -81,7 +118,106 @@ export class Transport {
 
   close() {
     this.closed = true;
+    this.#stopPolling();
     this.socket?.close();
+  }
+
+  /** Without a socket: look for pushed messages now and then until the socket is back. */
+  #fallBack() {
+    this.ready = false;
+    this.onConnection("http");
+    if (!this.closed && !this.polling) {
+      this.polling = true;
+      this.pollFailures = 0;
+      this.#schedulePoll(0);
+    }
+  }
+
+  #stopPolling() {
+    this.polling = false;
+    if (this.pollTimer !== null) {
+      window.clearTimeout(this.pollTimer);
+      this.pollTimer = null;
+    }
+    this.epoch += 1;
+  }
+
+  #schedulePoll(delay) {
+    if (this.pollTimer !== null) {
+      window.clearTimeout(this.pollTimer);
+    }
+    this.pollTimer = window.setTimeout(() => this.#poll(), delay);
+  }
+
+  #pollDelay(retryAfterSeconds) {
+    let delay = document.hidden ? POLL_HIDDEN_MS : POLL_MS;
+    if (this.pollFailures > 0) {
+      delay = Math.min(delay * 2 ** this.pollFailures, MAX_POLL_BACKOFF_MS);
+    }
+    if (retryAfterSeconds > 0) {
+      delay = Math.max(delay, retryAfterSeconds * 1000);
+    }
+    // A little jitter, so widgets behind one address do not poll in step.
+    return Math.round(delay * (0.9 + Math.random() * 0.2));
+  }
+
+  async #poll() {
+    this.pollTimer = null;
+    if (!this.polling || this.pollInFlight || this.closed || this.ready) {
+      return;
+    }
+    if (this.posting > 0) {
+      // The turn's answer is on its way; poll right after it.
+      this.#schedulePoll(this.#pollDelay(0));
+      return;
+    }
+    const epoch = this.epoch;
+    const skip = this.unnumbered.slice();
+    const params = new URLSearchParams({ after: String(this.after ?? 0) });
+    for (const id of skip) {
+      params.append("skip", id);
+    }
+    let retryAfter = 0;
+    this.pollInFlight = true;
+    try {
+      const response = await fetch(`${this.apiBase}/messages?${params}`, {
+        headers: { Authorization: `Bearer ${this.token}` },
+        cache: "no-store",
+      });
+      if (response.status === 401) {
+        // Not a session of this server (any more): nothing will come.
+        this.closed = true;
+        this.#stopPolling();
+        this.onSessionInvalid?.();
+        return;
+      }
+      if (!response.ok) {
+        // 410 too: past the resume window nothing is read, but a counselor's message would
+        // open it again, so the widget keeps looking, slowly.
+        retryAfter = Number(response.headers.get("Retry-After")) || 0;
+        throw new SendError("poll", `HTTP ${response.status}`);
+      }
+      const answer = await response.json();
+      if (epoch !== this.epoch || this.ready || this.closed) {
+        return;
+      }
+      this.pollFailures = 0;
+      for (const message of answer.messages || []) {
+        this.#onFrame({ type: "message", ...message });
+      }
+      if (Number.isInteger(answer.cursor) && (this.after === null || answer.cursor > this.after)) {
+        this.after = answer.cursor;
+      }
+      // The cursor is past them now.
+      this.unnumbered = this.unnumbered.filter((id) => !skip.includes(id));
+    } catch {
+      this.pollFailures += 1;
+    } finally {
+      this.pollInFlight = false;
+      if (this.polling && !this.closed && !this.ready) {
+        this.#schedulePoll(this.#pollDelay(retryAfter));
+      }
+    }
   }
 
   #open() {
@@ -91,11 +227,14 @@ export class Transport {
     try {
       socket = new WebSocket(url);
     } catch {
+      this.#fallBack();
       this.#retry();
       return;
     }
     this.socket = socket;
     socket.addEventListener("open", () => {
+      // The auth frame's `after` catches up from here; a poll still on its way is dropped.
+      this.epoch += 1;
       const auth = { type: "auth", session: this.token };
       if (this.after !== null) {
         auth.after = this.after;
@@ -117,11 +256,13 @@ export class Transport {
         reject(new SendError("disconnected"));
       }
       this.pending.clear();
-      this.onConnection("http");
       if (event.code === CLOSE_INVALID_SESSION) {
         this.closed = true;
+        this.#stopPolling();
+        this.onConnection("http");
         this.onSessionInvalid?.();
       } else if (!this.closed) {
+        this.#fallBack();
         this.#retry();
       }
     });
@@ -144,6 +285,7 @@ export class Transport {
       }
       this.ready = true;
       this.attempts = 0;
+      this.#stopPolling();
       this.onConnection("socket", frame);
     } else if (frame.type === "reply") {
       for (const reply of frame.replies || []) {
@@ -196,18 +338,30 @@ export class Transport {
   }
 
   async #post(text, language) {
-    const response = await fetch(`${this.apiBase}/messages`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Authorization: `Bearer ${this.token}` },
-      body: JSON.stringify({ text, language }),
-    });
-    if (response.status === 401) {
-      this.onSessionInvalid?.();
-      throw new SendError("invalid_session");
+    // A poll answered while the turn runs may hold its replies too: it is dropped (epoch).
+    this.posting += 1;
+    this.epoch += 1;
+    try {
+      const response = await fetch(`${this.apiBase}/messages`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${this.token}` },
+        body: JSON.stringify({ text, language }),
+      });
+      if (response.status === 401) {
+        this.onSessionInvalid?.();
+        throw new SendError("invalid_session");
+      }
+      if (!response.ok) {
+        throw new SendError(response.status === 422 ? "invalid_frame" : "http", `HTTP ${response.status}`);
+      }
+      const answer = await response.json();
+      for (const reply of answer.replies || []) {
+        this.saw(reply.id);
+      }
+      return answer;
+    } finally {
+      this.posting -= 1;
+      this.epoch += 1;
     }
-    if (!response.ok) {
-      throw new SendError(response.status === 422 ? "invalid_frame" : "http", `HTTP ${response.status}`);
-    }
-    return response.json();
   }
 }
