@@ -227,17 +227,20 @@ class Engine:
             case_id = case.id
             if enqueued.opened or enqueued.raised:
                 status = await self._queue_status(session, case, decision, language)
-            # For the console's live queue, published only once the turn has committed.
-            defer_notice(
-                session,
-                QUEUE_TOPIC,
-                {
-                    "case_id": case.id,
-                    "pool": case.pool,
-                    "urgency": case.urgency,
-                    "status": case.status,
-                },
-            )
+                # For the console's live queue (and the alerter), published only once the
+                # turn has committed. Only when the queue changed: a waiting resident's
+                # further messages change no queue row, and each notice makes every console
+                # in every worker read the queue again (bench handoff).
+                defer_notice(
+                    session,
+                    QUEUE_TOPIC,
+                    {
+                        "case_id": case.id,
+                        "pool": case.pool,
+                        "urgency": case.urgency,
+                        "status": case.status,
+                    },
+                )
         replies = (
             list(answer.replies)
             if answer.replies is not None

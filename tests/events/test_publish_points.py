@@ -140,3 +140,24 @@ async def test_the_inbox_worker_publishes_once_the_event_has_committed(
     assert await worker.run_once() == 2
     assert published_early == [False, False]
     assert bus.published == [(conversation_topic("ok"), {"kind": "message"})]
+
+
+async def test_a_waiting_residents_next_turn_tells_the_queue_only_if_the_case_changed(
+    database: Database, keyring: Keyring, lexicon: CrisisLexicon, responses: Responses
+) -> None:
+    # Every queue notice makes every console of every worker read the queue again: a turn
+    # that changes no queue row must not send one; a raised urgency must.
+    bus = CheckingBus(database)
+    engine = engine_with(database, bus, keyring, lexicon, responses, "suicide_risk")
+    first = await engine.handle(IncomingMessage(channel="web", user_ref="r4", text="もう無理"))
+    (opened,) = [notice for topic, notice in bus.published if topic == QUEUE_TOPIC]
+    bus.published.clear()
+    again = await engine.handle(IncomingMessage(channel="web", user_ref="r4", text="まだ待ってる"))
+    assert again.case_id == first.case_id
+    assert bus.published == [(conversation_topic(first.conversation_id), {"kind": "message"})]
+    raised = await engine.handle(
+        IncomingMessage(channel="web", user_ref="r4", text="今から駅のホームから飛び降りる")
+    )
+    assert raised.case_id == first.case_id
+    queue = [notice for topic, notice in bus.published if topic == QUEUE_TOPIC]
+    assert len(queue) == 1 and queue[0]["urgency"] > opened["urgency"]
