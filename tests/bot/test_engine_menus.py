@@ -14,11 +14,11 @@ from bot.safety.lexicon import CrisisLexicon
 from bot.types import IncomingMessage, Reply, SafetyCategory, TurnResult, Urgency
 from handoff.models import Case
 from knowledge.base import KnowledgeBase
-from nlu.types import IntentScore, NluResult
 from storage.crypto import Keyring
 from storage.db import Database
 from storage.models import Conversation
 from tests.bot.real_knowledge import real_knowledge
+from tests.bot.test_engine_flows import ScriptedNlu
 from tests.bot.test_menus import richmenu_texts
 from tests.conftest import FakeNlu, make_engine
 
@@ -33,17 +33,6 @@ SCRIPT = {
 }
 # It also heard a suicide risk (0.77) in 「電話番号を登録したい」, a label tried for a button.
 SUICIDE_MISHEARD = {"電話帳に登録したい": ("suicide_risk", 0.77)}
-
-
-class ScriptedNlu:
-    """Classifies by exact text; anything else is an unsure out_of_scope."""
-
-    def __init__(self, script: dict[str, tuple[str, float]]) -> None:
-        self.script = script
-
-    async def parse(self, text: str) -> NluResult:
-        intent, confidence = self.script.get(text, ("out_of_scope", 0.3))
-        return NluResult(intent, confidence, (IntentScore(intent, confidence),))
 
 
 @pytest.fixture(scope="module")
