@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 Phase = Literal["platform", "step", "resume"]
 StepPlatform = Literal["any", "android", "iphone"]
@@ -51,20 +51,14 @@ class FlowState:
     @classmethod
     def from_json(cls, raw: str | None) -> FlowState | None:
         """Parses the column; None for empty, malformed or older-schema values."""
-        if not raw:
+        data = _column(raw)
+        if data is None or data.get("ended"):  # an EndedGuide note: no guide in progress
             return None
         try:
-            data = json.loads(raw)
-            if not isinstance(data, dict) or data.get("v") != SCHEMA_VERSION:
-                return None
-            if data.get("ended"):  # an EndedGuide note: no guide in progress
-                return None
             phase, platform = data["phase"], data["platform"]
             if phase not in _PHASES or (platform is not None and platform not in _PLATFORMS):
                 return None
-            updated = datetime.fromisoformat(str(data["updated_at"]))
-            if updated.tzinfo is None:
-                updated = updated.replace(tzinfo=UTC)
+            updated = _utc(data["updated_at"])
             return cls(
                 guide_id=str(data["guide_id"]),
                 phase=phase,
@@ -106,21 +100,33 @@ class EndedGuide:
     @classmethod
     def from_json(cls, raw: str | None) -> EndedGuide | None:
         """Parses the column; None for anything that is not an ended-guide note."""
-        if not raw:
+        data = _column(raw)
+        if data is None or data.get("ended") is not True:
             return None
         try:
-            data = json.loads(raw)
-            if not isinstance(data, dict) or data.get("v") != SCHEMA_VERSION:
-                return None
-            if data.get("ended") is not True:
-                return None
-            ended = datetime.fromisoformat(str(data["ended_at"]))
-            if ended.tzinfo is None:
-                ended = ended.replace(tzinfo=UTC)
-            return cls(str(data["guide_id"]), str(data["language"]), ended)
+            return cls(str(data["guide_id"]), str(data["language"]), _utc(data["ended_at"]))
         except (ValueError, KeyError, TypeError):
             return None
 
     def is_recent(self, now: datetime, window: timedelta) -> bool:
         """True while a bare button word still reads as a reply to the guide."""
         return now - self.ended_at <= window
+
+
+def _column(raw: str | None) -> dict[str, Any] | None:
+    """The column's JSON object if it is one of this schema version, else None."""
+    if not raw:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("v") != SCHEMA_VERSION:
+        return None
+    return data
+
+
+def _utc(value: object) -> datetime:
+    """An ISO timestamp from the column; a naive one is taken as UTC (ValueError if bad)."""
+    parsed = datetime.fromisoformat(str(value))
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
