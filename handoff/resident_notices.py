@@ -142,7 +142,6 @@ class ResidentNotices:
         self, now: datetime
     ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """Cases that may need a notice, from one read (each is checked again under lock)."""
-        settings = self.config.resident_notices
         async with self.database.session() as session:
             items = await list_queue(session)
             rows = (
@@ -155,14 +154,7 @@ class ResidentNotices:
             if case is None or item.pool not in self.config.pools:
                 continue
             estimate = estimate_for(self.config, case.id, case.pool, item.position, at=now)
-            if update_due(
-                notified_position=case.notified_position,
-                notified_wait_minutes=case.notified_wait_minutes,
-                notified_at=case.notified_at,
-                estimate=estimate,
-                now=now,
-                settings=settings,
-            ):
+            if self._update_kind(case, estimate, now):
                 queued.append((case.id, case.conversation_id))
         claimed = [
             (case.id, case.conversation_id)
@@ -205,31 +197,41 @@ class ResidentNotices:
             return None
         return conversation
 
-    async def _fresh_case(self, session: AsyncSession, case_id: str) -> Case | None:
+    async def _locked_case(
+        self, session: AsyncSession, conversation_id: str, case_id: str
+    ) -> tuple[Conversation, Case] | None:
+        """The locked conversation and its case re-read under that lock (None if either is gone)."""
+        conversation = await self._lock(session, conversation_id)
+        if conversation is None:
+            return None
         case: Case | None = await session.scalar(
             select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
         )
-        return case
+        return (conversation, case) if case is not None else None
+
+    def _update_kind(self, case: Case, estimate: WaitEstimate, now: datetime) -> UpdateKind | None:
+        """:func:`update_due` for what this case's resident was last told."""
+        return update_due(
+            notified_position=case.notified_position,
+            notified_wait_minutes=case.notified_wait_minutes,
+            notified_at=case.notified_at,
+            estimate=estimate,
+            now=now,
+            settings=self.config.resident_notices,
+        )
 
     async def _queue_update(
         self, case_id: str, conversation_id: str, now: datetime
     ) -> tuple[Delivery, str] | None:
         async with self.database.session() as session:
-            conversation = await self._lock(session, conversation_id)
-            case = await self._fresh_case(session, case_id) if conversation else None
-            if conversation is None or case is None or case.status != "queued":
+            found = await self._locked_case(session, conversation_id, case_id)
+            if found is None or found[1].status != "queued":
                 return None
+            conversation, case = found
             estimate = await wait_estimate(session, self.config, case_id, at=now)
             if estimate is None:
                 return None
-            kind = update_due(
-                notified_position=case.notified_position,
-                notified_wait_minutes=case.notified_wait_minutes,
-                notified_at=case.notified_at,
-                estimate=estimate,
-                now=now,
-                settings=self.config.resident_notices,
-            )
+            kind = self._update_kind(case, estimate, now)
             if kind is None:
                 return None
             guard = [
@@ -267,10 +269,10 @@ class ResidentNotices:
         self, case_id: str, conversation_id: str, now: datetime
     ) -> tuple[Delivery, str] | None:
         async with self.database.session() as session:
-            conversation = await self._lock(session, conversation_id)
-            case = await self._fresh_case(session, case_id) if conversation else None
-            if conversation is None or case is None:
+            found = await self._locked_case(session, conversation_id, case_id)
+            if found is None:
                 return None
+            conversation, case = found
             kind = session_due(case, self.config, now)
             if kind is None or case.claimed_at is None:
                 return None
