@@ -6,14 +6,12 @@ Codes (not free text) keep statistics and the referral path (110, 119, 189, é…å
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
-from handoff.config_files import read_yaml
+from handoff.config_files import read_codes
 from handoff.errors import HandoffConfigError, UnknownOutcome
 
 OUTCOMES_FILE = Path(__file__).resolve().parent / "config" / "outcomes.yml"
-_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 
 
 class Outcomes:
@@ -26,14 +24,8 @@ class Outcomes:
     @classmethod
     def load(cls, path: Path = OUTCOMES_FILE) -> Outcomes:
         """Reads the file; codes must be snake_case and labels non-empty."""
-        data = read_yaml(path)
-        raw = data.get("outcomes") if isinstance(data, dict) else None
-        if not isinstance(raw, dict) or not raw:
-            raise HandoffConfigError(f"{path}: 'outcomes' must be a non-empty mapping")
         labels: dict[str, str] = {}
-        for code, label in raw.items():
-            if not isinstance(code, str) or not _CODE.match(code):
-                raise HandoffConfigError(f"{path}: bad outcome code {code!r} (snake_case)")
+        for code, label in read_codes(path, "outcomes", "outcome").items():
             if not isinstance(label, str) or not label.strip():
                 raise HandoffConfigError(f"{path}: outcome {code} needs a label")
             labels[code] = label

@@ -8,15 +8,13 @@ record, which :meth:`storage.transcript.Transcript.read` commits before decrypti
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from handoff.config_files import read_yaml
+from handoff.config_files import read_codes
 from handoff.errors import HandoffConfigError
 
 READ_REASONS_FILE = Path(__file__).resolve().parent / "config" / "read_reasons.yml"
-_CODE = re.compile(r"^[a-z][a-z0-9_]{1,39}$")
 AUDIT_PREFIX = "case.reason:"
 
 
@@ -40,14 +38,8 @@ class ReadReasons:
     @classmethod
     def load(cls, path: Path = READ_REASONS_FILE) -> ReadReasons:
         """Reads the file; codes must be snake_case and both labels non-empty."""
-        data = read_yaml(path)
-        raw = data.get("reasons") if isinstance(data, dict) else None
-        if not isinstance(raw, dict) or not raw:
-            raise HandoffConfigError(f"{path}: 'reasons' must be a non-empty mapping")
         reasons: list[ReadReason] = []
-        for code, labels in raw.items():
-            if not isinstance(code, str) or not _CODE.match(code):
-                raise HandoffConfigError(f"{path}: bad reason code {code!r} (snake_case)")
+        for code, labels in read_codes(path, "reasons", "reason").items():
             if not isinstance(labels, dict) or not all(
                 isinstance(labels.get(k), str) and labels[k].strip() for k in ("ja", "en")
             ):
