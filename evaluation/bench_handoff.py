@@ -34,8 +34,6 @@ import os
 import random
 import re
 import secrets
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,6 +51,7 @@ from sqlalchemy import select
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from evaluation.app_process import AppProcess, wait_ready
 from evaluation.metrics import percentile
 from handoff.accounts import create_account
 from handoff.models import Case
@@ -98,49 +97,10 @@ FOLLOW_UP_SECONDS = (2.0, 4.0)
 ARRIVAL_SECONDS = 10.0
 
 
-@dataclass
-class WorkerProcess:
-    """One app worker: ``python -m evaluation.bench_handoff worker --port P``."""
-
-    port: int
-    env: dict[str, str]
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """Base URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        """Starts the process (readiness is awaited separately)."""
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "evaluation.bench_handoff", "worker", str(self.port)],
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def cpu_seconds(self) -> float:
-        """CPU time the process has used so far (user + system; Linux ``/proc``)."""
-        if self.process is None:
-            return 0.0
-        try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        """Graceful stop (SIGTERM), then SIGKILL if it hangs."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+def worker_process(port: int, env: dict[str, str], log: Path) -> AppProcess:
+    """One app worker: ``python -m evaluation.bench_handoff worker PORT``."""
+    command = [sys.executable, "-m", "evaluation.bench_handoff", "worker", str(port)]
+    return AppProcess(port, env, log, command)
 
 
 @dataclass
@@ -406,15 +366,8 @@ async def _redis_reachable(url: str) -> bool:
         await client.aclose()
 
 
-async def _ready(url: str, timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=2.0) as http:
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get(f"{url}/healthz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"worker at {url} did not become ready")
+async def _ready(url: str) -> None:
+    await wait_ready(url, timeout=120.0)
 
 
 async def _add_counselors(database: Database, n: int, run: str) -> list[tuple[str, str]]:
@@ -524,7 +477,7 @@ async def _run(
         env["TSUNAGU_REDIS_URL"] = redis_url
     else:
         env.pop("TSUNAGU_REDIS_URL", None)
-    workers = [WorkerProcess(free_port(), env, work / f"worker{i}.log") for i in range(2)]
+    workers = [worker_process(free_port(), env, work / f"worker{i}.log") for i in range(2)]
     observed = Observed()
     load_before = os.getloadavg()
     try:
@@ -567,7 +520,7 @@ async def _run(
 
 
 async def _scenario(
-    workers: list[WorkerProcess],
+    workers: list[AppProcess],
     accounts: list[tuple[str, str]],
     observed: Observed,
     residents: int,

@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +31,7 @@ from channels.line.simulate import (
     sign,
 )
 from channels.line.standin.runner import StandinClient, run_standin
+from evaluation.app_process import AppProcess, wait_ready
 from evaluation.metrics import percentile
 from nlu.service import free_port
 from storage.crypto import generated_master_key_spec
@@ -44,48 +43,12 @@ TOKEN = "bench-access-token"
 TEXTS = ("こんにちは", "ありがとう", "スマホの文字を大きくしたい", "架空請求のハガキが来た")
 
 
-@dataclass
-class Worker:
+def worker(port: int, env: dict[str, str], log: Path, role: str = "serve") -> AppProcess:
     """One ``tsunagu serve`` process, or with ``role="worker"`` one ``tsunagu worker``."""
-
-    port: int
-    env: dict[str, str]
-    log: Path
-    role: str = "serve"
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        """Base URL."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        """Starts the process (readiness is awaited separately)."""
-        with self.log.open("ab") as log:
-            command = [str(Path(sys.executable).parent / "tsunagu"), self.role]
-            if self.role == "serve":
-                command += ["--port", str(self.port)]
-            self.process = subprocess.Popen(
-                command,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        """SIGKILL: no graceful shutdown, leases and connections are simply dropped."""
-        if self.process is not None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-    def stop(self) -> None:
-        """Graceful stop."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+    command = [str(Path(sys.executable).parent / "tsunagu"), role]
+    if role == "serve":
+        command += ["--port", str(port)]
+    return AppProcess(port, env, log, command, serves_http=role == "serve")
 
 
 @dataclass
@@ -98,21 +61,12 @@ class Load:
     refused: int = 0
 
 
-async def _ready(url: str, timeout: float = 300.0) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=2.0) as http:
-        while time.monotonic() < deadline:
-            try:
-                if (await http.get(f"{url}/healthz")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.2)
-    raise RuntimeError(f"worker at {url} did not become ready")
+async def _ready(url: str) -> None:
+    await wait_ready(url, timeout=300.0)
 
 
 async def _post(
-    http: httpx.AsyncClient, workers: list[Worker], event: dict[str, Any], load: Load
+    http: httpx.AsyncClient, workers: list[AppProcess], event: dict[str, Any], load: Load
 ) -> None:
     """Posts like LINE: on no answer, redeliver (same event id) to the other worker."""
     start = random.randrange(len(workers))
@@ -141,8 +95,8 @@ async def _post(
 
 
 async def _generate(
-    workers: list[Worker],
-    victim: Worker,
+    workers: list[AppProcess],
+    victim: AppProcess,
     standin: StandinClient,
     *,
     events: int,
@@ -188,7 +142,7 @@ async def _generate(
         victim.kill()
         await asyncio.sleep(1.0)
         victim.start()
-        if victim.role == "serve":
+        if victim.serves_http:
             await _ready(victim.url)
 
     limits = httpx.Limits(max_connections=concurrency)
@@ -260,9 +214,9 @@ async def run_bench(
             # One built model for every process (four building it at once would collide).
             env["TSUNAGU_KB_MODEL_DIR"] = str(kb_model_dir)
         web_env = {**env, "TSUNAGU_RUN_WORKERS": "false"} if split else env
-        web = [Worker(free_port(), web_env, work / f"web{i}.log") for i in range(2)]
+        web = [worker(free_port(), web_env, work / f"web{i}.log") for i in range(2)]
         background = (
-            [Worker(0, env, work / f"worker{i}.log", role="worker") for i in range(2)]
+            [worker(0, env, work / f"worker{i}.log", role="worker") for i in range(2)]
             if split
             else []
         )
