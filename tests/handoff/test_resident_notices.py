@@ -312,15 +312,7 @@ async def test_two_concurrent_sweeps_send_one_update(
     world.clock.now = MONDAY_10 + timedelta(minutes=5)
     other_db = Database(database_url)
     try:
-        other = sweeper(
-            other_db,
-            Transcript(keyring),
-            responses,
-            world.notices.config,
-            world.clock,
-            world.events,
-            world.woken,
-        )
+        other = second_worker(world, other_db, keyring, responses)
         results = await asyncio.gather(world.notices.sweep(), other.sweep())
     finally:
         await other_db.dispose()
@@ -413,6 +405,21 @@ async def test_requeued_case_gets_the_full_status_again(world: World) -> None:
 # --- session cap ----------------------------------------------------------------------------
 
 
+def second_worker(
+    world: World, database: Database, keyring: Keyring, responses: Responses
+) -> ResidentNotices:
+    """Another worker's sweeper: its own database engine, the same config, clock and bus."""
+    return sweeper(
+        database,
+        Transcript(keyring),
+        responses,
+        world.notices.config,
+        world.clock,
+        world.events,
+        world.woken,
+    )
+
+
 async def _claimed(world: World, user: str, counselor: str = "c001") -> tuple[str, datetime]:
     """A claimed case and its (real) claim time."""
     case_id = await world.escalate(user)
@@ -463,15 +470,7 @@ async def test_concurrent_sweeps_send_the_session_warning_once(
     at = claimed_at + timedelta(minutes=41)
     other_db = Database(database_url)
     try:
-        other = sweeper(
-            other_db,
-            Transcript(keyring),
-            responses,
-            world.notices.config,
-            world.clock,
-            world.events,
-            world.woken,
-        )
+        other = second_worker(world, other_db, keyring, responses)
         results = await asyncio.gather(world.notices.sweep(at=at), other.sweep(at=at))
     finally:
         await other_db.dispose()
