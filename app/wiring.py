@@ -12,6 +12,7 @@ from bot.flows.guide_flow import FlowLimits
 from bot.responses import Responses
 from bot.safety.assessment import SafetyAssessor
 from bot.safety.lexicon import CrisisLexicon
+from bot.safety.person_request import PersonRequests
 from bot.types import SafetyCategory
 from channels.line.api import LineApi
 from core.config import Settings
@@ -106,7 +107,11 @@ def build_runtime(
 
     Blocking (migrations, file reads): call before the event loop serves requests.
     """
-    database = Database(settings.resolved_database_url)
+    database = Database(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     database.migrate()
     client: NluClient = nlu or RasaClient(nlu_url, timeout_seconds=settings.nlu_timeout_seconds)
     keyring = load_keyring(settings)
@@ -120,7 +125,7 @@ def build_runtime(
         database=database,
         transcript=transcript,
         nlu=client,
-        assessor=SafetyAssessor(CrisisLexicon.load()),
+        assessor=SafetyAssessor(CrisisLexicon.load(), person_requests=PersonRequests.load()),
         responses=responses,
         router=PoolRouter.load(),
         pepper=pepper,

@@ -135,17 +135,34 @@ class Engine:
         assessment = self.assess(message.text, nlu)
         rest_escalates = await self._rest_escalates(message.text, assessment)
         language = detect_language(message.text, message.language_hint)
+        facts = self._facts_ahead(message.text, language, assessment)
         if session is not None:
             result = await self._turn(
-                session, message, assessment, language, started, rest_escalates
+                session, message, assessment, language, started, rest_escalates, facts
             )
             defer_notice(session, conversation_topic(result.conversation_id), {"kind": "message"})
             return result
         async with self._d.database.session() as own:
-            result = await self._turn(own, message, assessment, language, started, rest_escalates)
+            result = await self._turn(
+                own, message, assessment, language, started, rest_escalates, facts
+            )
             defer_notice(own, conversation_topic(result.conversation_id), {"kind": "message"})
         await publish_deferred(self._d.events, own)
         return result
+
+    def _facts_ahead(
+        self, text: str, language: str, assessment: Assessment
+    ) -> tuple[Assessment, Reply | None] | None:
+        """The reviewed facts to follow a safety message, searched before the turn's locks.
+
+        Searching the knowledge base is the turn's heaviest CPU work; done inside the
+        transaction it kept the new case uncommitted, so unseen by every counselor, for that
+        long (bench handoff). Only for a message that escalates; the turn checks that its
+        assessment is still this one before using the result.
+        """
+        if not assessment.escalate:
+            return None
+        return assessment, self._answers.supporting_faq(text, language, assessment)
 
     async def _rest_escalates(self, text: str, assessment: Assessment) -> bool | None:
         """The safety verdict on a message without the button word at its start or end.
@@ -171,6 +188,7 @@ class Engine:
         language: str,
         started: float,
         rest_escalates: bool | None = None,
+        facts_ahead: tuple[Assessment, Reply | None] | None = None,
     ) -> TurnResult:
         resident_key = user_key(self._d.pepper, message.channel, message.user_ref)
         conversation = await get_or_open(
@@ -249,7 +267,10 @@ class Engine:
         if decision.action in (Action.SAFETY, Action.HANDOFF):
             # The safety message (or the handoff notice) first, then reviewed facts if the
             # question has a confident answer: never an FAQ alone, never facts withheld.
-            facts = self._answers.supporting_faq(message.text, language, assessment)
+            if facts_ahead is not None and facts_ahead[0] is assessment:
+                facts = facts_ahead[1]
+            else:
+                facts = self._answers.supporting_faq(message.text, language, assessment)
             if facts is not None:
                 replies.append(facts)
         if status is not None:

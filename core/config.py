@@ -27,6 +27,11 @@ class Settings(BaseSettings):
     # --- storage ------------------------------------------------------------------------------
     # Default: SQLite file in data_dir. PostgreSQL: postgresql://user@127.0.0.1:5432/db
     database_url: str | None = None
+    # Connections each process keeps open, and how many more it may open at a peak. Above
+    # the kept number every checkin closes a connection (and PostgreSQL forks a backend
+    # for the next): a worker serving 100 residents kept only 5 and churned the rest.
+    database_pool_size: int = Field(default=20, ge=1, le=200)
+    database_max_overflow: int = Field(default=10, ge=0, le=200)
     # Master keys for transcript encryption, "version:base64key" entries separated by commas;
     # the highest version encrypts new data keys, older ones still decrypt. Local runs
     # generate one under data_dir/keys when unset.

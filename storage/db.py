@@ -104,13 +104,24 @@ def _ping_if_idle(
     return checkout
 
 
-def create_engine(url: str) -> AsyncEngine:
+# Kept and extra connections per process (``TSUNAGU_DATABASE_POOL_SIZE`` / ``_MAX_OVERFLOW``).
+DEFAULT_POOL_SIZE = 20
+DEFAULT_MAX_OVERFLOW = 10
+
+
+def create_engine(
+    url: str, *, pool_size: int = DEFAULT_POOL_SIZE, max_overflow: int = DEFAULT_MAX_OVERFLOW
+) -> AsyncEngine:
     """Creates the async engine; SQLite files get their folder and sane pragmas."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    # LIFO: the hot connection is reused (and skips the ping); spares go idle.
-    engine = create_async_engine(async_url(url), pool_use_lifo=True)
+    # LIFO: the hot connection is reused (and skips the ping); spares go idle. The kept
+    # pool is sized for a busy worker: SQLAlchemy's default of 5 closed every connection
+    # above it on checkin, so under load each turn paid a new connection (bench handoff).
+    engine = create_async_engine(
+        async_url(url), pool_use_lifo=True, pool_size=pool_size, max_overflow=max_overflow
+    )
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     event.listen(engine.sync_engine, "checkin", _mark_idle)
@@ -135,10 +146,16 @@ def migrate(url: str) -> None:
 class Database:
     """An engine plus its session factory; one per process."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        max_overflow: int = DEFAULT_MAX_OVERFLOW,
+    ) -> None:
         """Creates the engine; call :meth:`migrate` before first use."""
         self.url = url
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, pool_size=pool_size, max_overflow=max_overflow)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Same pool; each statement commits on its own (no BEGIN/COMMIT round trips).
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")

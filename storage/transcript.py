@@ -28,6 +28,8 @@ from storage.errors import ConversationShredded, StorageError
 from storage.models import AuditRecord, Conversation, ConversationKey, Message
 
 READER_ROLES = frozenset({"counselor", "supervisor", "admin", "system"})
+# ``session.info`` key: (transaction, {conversation id: last sequence number it gave}).
+_SEQ_INFO = "tsunagu.transcript.last_seq"
 
 
 @dataclass(frozen=True)
@@ -104,14 +106,7 @@ class Transcript:
         meta = meta or MessageMeta()
         data_key, key_version = await self._data_key(session, conversation.id)
         message_id = str(uuid.uuid4())
-        seq = (
-            await session.scalar(
-                select(func.coalesce(func.max(Message.seq), 0)).where(
-                    Message.conversation_id == conversation.id
-                )
-            )
-            or 0
-        ) + 1
+        seq = await self._next_seq(session, conversation.id)
         message = Message(
             id=message_id,
             conversation_id=conversation.id,
@@ -136,8 +131,36 @@ class Transcript:
         session.add(message)
         conversation.message_count = seq
         conversation.updated_at = utcnow()
-        await session.flush()
+        # No flush here: the next query autoflushes and the commit writes a turn's messages
+        # in one batch. A turn's replies once cost a round trip each while the new case row
+        # was already locked and not yet visible to any counselor (issue 5).
         return message
+
+    async def _next_seq(self, session: AsyncSession, conversation_id: str) -> int:
+        """The next number in the conversation; asked of the database once per transaction.
+
+        Later messages of the same transaction count on from there: the callers hold the
+        conversation row locked (the bot's turn ``FOR UPDATE``, a counselor's message
+        ``FOR SHARE``), and the unique ``(conversation_id, seq)`` still guards the rest.
+        """
+        transaction = session.sync_session.get_transaction()
+        cached = session.info.get(_SEQ_INFO)
+        if cached is None or cached[0] is not transaction:
+            # A new transaction (or none yet): what another one committed since is unknown.
+            cached = session.info[_SEQ_INFO] = (transaction, {})
+        known: dict[str, int] = cached[1]
+        last = known.get(conversation_id)
+        if last is None:
+            last = (
+                await session.scalar(
+                    select(func.coalesce(func.max(Message.seq), 0)).where(
+                        Message.conversation_id == conversation_id
+                    )
+                )
+                or 0
+            )
+        known[conversation_id] = last + 1
+        return last + 1
 
     async def read(
         self,

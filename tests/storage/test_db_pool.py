@@ -49,3 +49,52 @@ async def test_autocommit_connection_commits_each_statement(postgres_url: str) -
             assert other.execute("select n from t").fetchall() == [(1,)]
     finally:
         await database.dispose()
+
+
+async def test_a_busy_worker_keeps_its_connections_instead_of_reconnecting(
+    postgres_url: str,
+) -> None:
+    """Twelve concurrent sessions, then again: the second round opens no new connection.
+
+    SQLAlchemy's default kept 5 and closed the rest on checkin, so every burst of turns paid
+    new PostgreSQL backends (bench handoff); the kept pool is now sized for a busy worker.
+    """
+    import asyncio
+
+    database = Database(postgres_url)
+    try:
+        gate = asyncio.Event()
+
+        async def hold() -> int:
+            async with database.session() as s:
+                pid = int((await s.execute(text("select pg_backend_pid()"))).scalar_one())
+                await gate.wait()
+                return pid
+
+        async def burst() -> set[int]:
+            gate.clear()
+            tasks = [asyncio.create_task(hold()) for _ in range(12)]
+            await asyncio.sleep(0.3)
+            gate.set()
+            return set(await asyncio.gather(*tasks))
+
+        first = await burst()
+        second = await burst()
+        assert len(first) == 12 and second == first
+    finally:
+        await database.dispose()
+
+
+def test_pool_size_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.config import Settings
+
+    monkeypatch.setenv("TSUNAGU_DATABASE_POOL_SIZE", "7")
+    monkeypatch.setenv("TSUNAGU_DATABASE_MAX_OVERFLOW", "3")
+    settings = Settings()
+    database = Database(
+        "postgresql://postgres@127.0.0.1:5432/postgres",
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
+    assert database.engine.pool.size() == 7  # type: ignore[attr-defined]
+    assert database.engine.pool._max_overflow == 3  # type: ignore[attr-defined]

@@ -67,3 +67,26 @@ async def test_my_number_is_masked_before_storage(database: Database, keyring: K
     async with database.sessions() as s:
         [entry] = await transcript.read(s, conv_id, actor="c", role="counselor", reason="x")
     assert entry.text == "番号は[my_number]です"
+
+
+async def test_numbers_continue_across_transactions_and_sessions(
+    database: Database, keyring: Keyring
+) -> None:
+    """One max(seq) query per transaction: a later transaction must not trust the old count."""
+    transcript = Transcript(keyring)
+    user = uuid.uuid4().hex
+    async with database.sessions() as first:
+        async with first.begin():
+            conv = await get_or_open(first, channel="web", user_key=user)
+            for text in ("一", "二"):
+                await transcript.append(first, conv, direction="in", sender="resident", body=text)
+        # Meanwhile another session (another worker) adds a message.
+        async with database.session() as other:
+            conv_other = await get_or_open(other, channel="web", user_key=user)
+            await transcript.append(other, conv_other, direction="out", sender="bot", body="三")
+        async with first.begin():
+            conv = await get_or_open(first, channel="web", user_key=user)
+            await transcript.append(first, conv, direction="in", sender="resident", body="四")
+    async with database.session() as s:
+        rows = (await s.execute(select(Message.seq).order_by(Message.seq))).scalars().all()
+    assert rows == [1, 2, 3, 4]
