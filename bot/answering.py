@@ -276,10 +276,17 @@ class Answerer:
             if other is not None:
                 return self._fresh(decision, msg, keep=state, searched=other)
             # 「できた、ちゃんと鳴った」: the button word at either end answers the step. Only
-            # the step buttons: taking or turning down a person, or stopping, needs a message
-            # that says only that (「ええよ、人はいらん」 is no "yes").
+            # the step buttons and the plain stop words: taking or turning down a person needs
+            # a message that says only that (「ええよ、人はいらん」 is no "yes").
             part = self._controls.button_part(msg.text)
             steps = part.controls & STEP_BUTTONS if part is not None else frozenset()
+            if part is not None and Control.STOP in part.controls:
+                # 「やめときます。明日 役所に 行きます」: a plain stop word with a remark stops.
+                steps = (
+                    frozenset({Control.STOP})
+                    if self._controls.stop_takes_remark(part.button)
+                    else frozenset()
+                )
             if steps:
                 turn = guide_flow.on_control(state, guide, steps, None, msg.now)
         if turn is None:

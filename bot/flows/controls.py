@@ -59,6 +59,8 @@ class ButtonPart:
 
     controls: frozenset[Control]
     rest: str
+    # The button word itself (「やめときます」), for rules about particular words.
+    button: str = ""
 
 
 def _key(text: str) -> str:
@@ -81,6 +83,10 @@ class FlowControls:
     interjections: frozenset[str] = frozenset()
     # Words residents put before a button word (やっぱり わからない, ほな 頼む), longest first.
     lead_ins: tuple[str, ...] = ()
+    # Button words harmless even with no guide to answer (``harmless_alone`` in the file).
+    harmless_alone: frozenset[str] = frozenset()
+    # Stop words whose remark is judged on its own (``stop_with_remark`` in the file).
+    stop_with_remark: frozenset[str] = frozenset()
 
     @property
     def _keep(self) -> dict[str, bool]:
@@ -131,6 +137,17 @@ class FlowControls:
         not_controls = [w for w in keep if _key(w) not in phrases]
         if not_controls:
             raise ContentError(f"{path}: keep_assessing lists non-control words {not_controls}")
+        harmless = raw.get("harmless_alone") or []
+        if not isinstance(harmless, list) or not all(isinstance(w, str) for w in harmless):
+            raise ContentError(f"{path}: 'harmless_alone' must be a list of phrases")
+        stray = [w for w in harmless if _key(w) not in phrases]
+        if stray:
+            raise ContentError(f"{path}: harmless_alone lists non-control words {stray}")
+        remark_stops = raw.get("stop_with_remark") or []
+        if not isinstance(remark_stops, list) or not all(
+            isinstance(w, str) and Control.STOP in phrases.get(_key(w), set()) for w in remark_stops
+        ):
+            raise ContentError(f"{path}: 'stop_with_remark' must list stop words")
         interjections = raw.get("interjections") or []
         if not isinstance(interjections, list) or not all(
             isinstance(w, str) for w in interjections
@@ -146,6 +163,8 @@ class FlowControls:
             lead_ins=tuple(
                 sorted({_key(str(w)) for w in raw.get("lead_ins") or ()} - {""}, key=len)[::-1]
             ),
+            harmless_alone=frozenset(_key(w) for w in harmless) - {""},
+            stop_with_remark=frozenset(_key(w) for w in remark_stops) - {""},
         )
 
     def recognise(self, text: str) -> frozenset[Control]:
@@ -221,6 +240,26 @@ class FlowControls:
         controls = self.recognise(text)
         return bool(controls) and Control.HUMAN not in controls
 
+    def is_harmless_alone(self, text: str) -> bool:
+        """True when the whole message is a button word that alarms no one without a guide.
+
+        「できた」 a day after the guide, or 「Android」 to an FAQ answer: the classifier, with
+        no context, hears a pregnancy or worse. Only the ``harmless_alone`` words (and the
+        bare platform names) qualify; 「無理」「もういい」「help」 can voice despair and do not.
+        """
+        if self.exact_platform(text) is not None:
+            return True
+        table = dict.fromkeys(self.harmless_alone, True)
+        if self._whole_message(text, table) is not None:
+            return True
+        # 「うん、できた」「hmm, done」: every part harmless once interjections are skipped.
+        parts = [p for p in _PARTS.split(text) if p.strip() and _key(p) not in self.interjections]
+        return bool(parts) and all(self._whole_message(p, table) is not None for p in parts)
+
+    def stop_takes_remark(self, button: str) -> bool:
+        """True for a stop word whose remark may be judged alone (``stop_with_remark``)."""
+        return self._whole_message(button, dict.fromkeys(self.stop_with_remark, True)) is not None
+
     def button_part(self, text: str) -> ButtonPart | None:
         """A button word that opens or closes a longer message, and the rest of it.
 
@@ -243,7 +282,7 @@ class FlowControls:
                 rest_text = " ".join(p.strip() for p in remainder)
                 if Control.HUMAN in self.recognise(rest_text):
                     return None  # 「できた、人と話したい」 asks for a person, not the next step
-                return ButtonPart(self.recognise(words), rest_text)
+                return ButtonPart(self.recognise(words), rest_text, words)
         return None
 
     def _whole_message(self, text: str, table: Mapping[str, T]) -> T | None:

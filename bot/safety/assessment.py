@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.safety.lexicon import CrisisLexicon
+from bot.safety.person_request import PersonRequests
 from bot.types import (
     SENSITIVE_INTENTS,
     Assessment,
@@ -19,6 +20,8 @@ from bot.types import (
 )
 
 HUMAN_REQUEST = "human_request"
+# Reason recorded when ``person_requests.yml`` (not the classifier) heard a request for a person.
+PERSON_REQUEST_REASON = "pattern:human_request"
 # The intent reported when only the lexicon recognised a category.
 CATEGORY_INTENT: dict[SafetyCategory, str] = {
     SafetyCategory.SUICIDE: "suicide_risk",
@@ -40,10 +43,19 @@ class AssessorConfig:
 class SafetyAssessor:
     """Combines the NLU result with the crisis lexicon into one Assessment."""
 
-    def __init__(self, lexicon: CrisisLexicon, config: AssessorConfig | None = None) -> None:
-        """Uses ``lexicon`` for the rule layer and ``config`` for the ranking floor."""
+    def __init__(
+        self,
+        lexicon: CrisisLexicon,
+        config: AssessorConfig | None = None,
+        person_requests: PersonRequests | None = None,
+    ) -> None:
+        """Keeps the rule layers; no I/O happens here.
+
+        ``person_requests`` hears requests for a person the classifier may file elsewhere.
+        """
         self._lexicon = lexicon
         self._config = config or AssessorConfig()
+        self._person_requests = person_requests
 
     def assess(self, text: str, nlu: NluResult) -> Assessment:
         """Scores one message. Re-run on every message: risk can appear at any turn."""
@@ -79,6 +91,9 @@ class SafetyAssessor:
                 raise_to(Urgency.NORMAL, None, "intent:human_request")
         else:
             reasons.append("nlu:unavailable")
+        if self._person_requests is not None and self._person_requests.asks_for_person(text):
+            # Written into a sentence the classifier filed elsewhere, or with NLU down.
+            raise_to(Urgency.NORMAL, None, PERSON_REQUEST_REASON)
 
         intent, confidence = nlu.intent, nlu.confidence
         if matches and intent not in SENSITIVE_INTENTS:

@@ -347,9 +347,15 @@ def test_button_word_in_a_guide_is_read_as_the_button(bot: Bot) -> None:
     assert read.reasons[-1] == "flow:guide_answer" and read.intent == "pregnancy_sos"
 
 
-def test_button_word_outside_a_guide_keeps_the_classifiers_verdict(bot: Bot) -> None:
-    assert bot.answerer.in_context(PREGNANCY_BY_RANKING, "できた", None).escalate
-    assert bot.say("できた", PREGNANCY_BY_RANKING).decision.action is Action.SAFETY
+def test_only_harmless_button_words_lose_the_classifiers_verdict_outside_a_guide(
+    bot: Bot,
+) -> None:
+    read = bot.answerer.in_context(PREGNANCY_BY_RANKING, "できた", None)
+    assert not read.escalate and read.reasons[-1] == "flow:button_word"
+    assert bot.say("できた", PREGNANCY_BY_RANKING).decision.action is not Action.SAFETY
+    # Words that can voice despair alone keep it: no guide asked a question.
+    for word in ("無理", "もういい", "help", "全部終わった", "できない"):
+        assert bot.answerer.in_context(CRISIS, word, None).escalate
 
 
 def test_lexicon_hits_and_despair_words_always_stand_in_a_guide(bot: Bot) -> None:
@@ -377,9 +383,13 @@ def test_expired_guide_still_gives_context_to_the_reply_that_ends_it(
     soon = bot.say("できた", PREGNANCY_BY_RANKING)
     assert soon.decision.action is Action.ANSWER
     assert text_of(soon) == responses.text("ja", "flow_after_done")
-    # … but once the resume window has passed it is assessed as usual.
+    # … and once the resume window has passed it no longer answers the guide, but a bare
+    # 「できた」 is still no alarm (``harmless_alone``); 「もういい」 then is assessed as usual.
     bot.now += timedelta(minutes=11)
-    assert bot.say("できた", PREGNANCY_BY_RANKING).decision.action is Action.SAFETY
+    late = bot.say("できた", PREGNANCY_BY_RANKING)
+    assert late.decision.action is Action.ANSWER
+    assert text_of(late) != responses.text("ja", "flow_after_done")
+    assert bot.say("もういい", CRISIS).decision.action is Action.SAFETY
 
 
 def test_a_sentence_naming_a_phone_mid_guide_is_a_new_question(bot: Bot) -> None:

@@ -30,12 +30,15 @@ REMARKS = {
     "なるほどね。できました": ("pregnancy_sos", 0.6),
     "できた、誰にも会いたくない": ("suicide_risk", 0.8),
     "やめます、疲れた": ("suicide_risk", 0.8),
+    "やめます、お茶にする": ("suicide_risk", 0.7),
+    "お茶にする": ("out_of_scope", 0.9),
+    "もういい、お茶にする": ("suicide_risk", 0.7),
     "できまひた": ("pregnancy_sos", 0.6),
     # … and the remark alone.
     "音が出たよ": ("out_of_scope", 0.9),
     "なるほどね": ("out_of_scope", 0.9),
     "誰にも会いたくない": ("suicide_risk", 0.8),
-    "疲れた": ("out_of_scope", 0.9),
+    "疲れた": ("suicide_risk", 0.8),
 }
 
 
@@ -89,9 +92,26 @@ async def test_a_remark_that_escalates_alone_still_escalates(
     assert len(await cases(database, result.conversation_id)) == 1
 
 
-async def test_a_stop_word_with_a_remark_keeps_the_classifiers_verdict(engine: Engine) -> None:
+async def test_a_stop_word_with_a_remark_that_escalates_alone_keeps_the_verdict(
+    engine: Engine,
+) -> None:
     await say(engine, "文字を大きくしたい", user="Uremark02")
     result = await say(engine, "やめます、疲れた", user="Uremark02")
+    assert result.assessment.escalate and result.case_id is not None
+
+
+async def test_a_plain_stop_word_with_a_harmless_remark_stops_the_guide(engine: Engine) -> None:
+    await say(engine, "文字を大きくしたい", user="Uremark05")
+    result = await say(engine, "やめます、お茶にする", user="Uremark05")
+    assert not result.assessment.escalate and result.case_id is None
+    assert "flow:guide_answer" in result.assessment.reasons
+
+
+async def test_mou_ii_with_a_remark_keeps_the_verdict_even_if_the_remark_is_harmless(
+    engine: Engine,
+) -> None:
+    await say(engine, "文字を大きくしたい", user="Uremark06")
+    result = await say(engine, "もういい、お茶にする", user="Uremark06")
     assert result.assessment.escalate and result.case_id is not None
 
 
@@ -137,10 +157,18 @@ def test_no_button_part(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["やめます、疲れた", "もういい。眠りたい", "人と話す、今すぐ", "できた、人と話したい"]
+    "text", ["もういい。眠りたい", "ええわ、疲れた", "人と話す、今すぐ", "できた、人と話したい"]
 )
-def test_stop_and_human_words_never_have_their_rest_judged_alone(text: str) -> None:
+def test_despair_stop_words_and_human_words_never_have_their_rest_judged_alone(
+    text: str,
+) -> None:
     assert rest_to_assess(text, FlowControls.load()) is None
+
+
+def test_a_plain_stop_word_has_its_remark_judged_alone() -> None:
+    assert rest_to_assess("やめときます。明日 役所に 行きます", FlowControls.load()) == (
+        "明日 役所に 行きます"
+    )
 
 
 @pytest.mark.parametrize(

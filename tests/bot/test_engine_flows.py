@@ -217,13 +217,19 @@ async def test_button_words_the_classifier_misreads_are_buttons_inside_a_guide(
     assert await stored_flow(database, despair.conversation_id) is None
 
 
-async def test_the_same_button_word_outside_a_guide_is_assessed_as_usual(
+async def test_harmless_button_words_outside_a_guide_are_no_alarm_but_despair_words_are(
     engine: Engine, database: Database
 ) -> None:
-    result = await say(engine, "できた", user="Unoguide")
-    assert result.assessment.escalate and result.case_id is not None
-    [case] = await cases(database, result.conversation_id)
-    assert case.pool == "pregnancy"
+    # 「できた」「もう一回」 with no guide: the classifier's pregnancy/suicide guess is withdrawn.
+    for word in ("できた", "もう一回"):
+        result = await say(engine, word, user="Unoguide")
+        assert not result.assessment.escalate and result.case_id is None
+        assert "flow:button_word" in result.assessment.reasons
+    # 「もういい」 alone may be despair: outside a guide the classifier still decides.
+    despair = await say(engine, "もういい", user="Unoguide")
+    assert despair.assessment.escalate and despair.case_id is not None
+    [case] = await cases(database, despair.conversation_id)
+    assert case.pool == "general"
 
 
 async def age_ended_note(database: Database, conversation_id: str, delta: timedelta) -> None:
@@ -259,10 +265,11 @@ async def test_bare_button_words_right_after_a_guide_ended_answer_the_guide(
         "ja", "flow_after_done"
     )
     assert await cases(database, start.conversation_id) == []
-    # Past the resume window the word is assessed on its own again.
+    # Past the resume window the word no longer answers the guide, and is still no alarm.
     await age_ended_note(database, start.conversation_id, timedelta(minutes=11))
     late = await say(engine, "できた", user="Uafter")
-    assert late.assessment.escalate and late.case_id is not None
+    assert late.case_id is None and "flow:button_word" in late.assessment.reasons
+    assert text_of(late) != responses.text("ja", "flow_after_done")
 
 
 async def test_crisis_right_after_a_guide_ended_still_escalates(

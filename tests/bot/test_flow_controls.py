@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.errors import ContentError
-from bot.flows.controls import Control, FlowControls, PlatformWord, default_controls
+from bot.flows.controls import CONTROLS_FILE, Control, FlowControls, PlatformWord, default_controls
 from bot.responses import Responses
 
 C = Control
@@ -290,3 +290,45 @@ def test_exact_platform_needs_the_bare_name(controls: FlowControls) -> None:
     assert controls.exact_platform("iPhoneで写真を撮りたい") is None
     assert controls.is_guide_answer("アイフォンです")
     assert not controls.is_guide_answer("iPhoneで写真を撮りたい")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("できた", True),
+        ("うん、できたよ", True),
+        ("もう一回", True),
+        ("Androidです", True),
+        ("hmm, done", True),
+        # Can voice despair alone, or tell news: not harmless without a guide.
+        ("無理", False),
+        ("もういい", False),
+        ("help", False),
+        ("全部終わった", False),
+        ("できちゃった", False),
+        ("赤ちゃんできた", False),
+        ("できたかも", False),
+    ],
+)
+def test_harmless_alone_is_a_closed_list(controls: FlowControls, text: str, expected: bool) -> None:
+    assert controls.is_harmless_alone(text) is expected
+
+
+def test_loader_rejects_harmless_words_that_are_not_controls(tmp_path: Path) -> None:
+    text = CONTROLS_FILE.read_text(encoding="utf-8").replace(
+        "harmless_alone: [", "harmless_alone: [ほげほげ, ", 1
+    )
+    path = tmp_path / "controls.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ContentError, match="harmless_alone"):
+        FlowControls.load(path)
+
+
+def test_loader_rejects_remark_stops_that_are_not_stop_words(tmp_path: Path) -> None:
+    text = CONTROLS_FILE.read_text(encoding="utf-8").replace(
+        "stop_with_remark: [", "stop_with_remark: [できた, ", 1
+    )
+    path = tmp_path / "controls.yml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ContentError, match="stop_with_remark"):
+        FlowControls.load(path)
