@@ -30,6 +30,7 @@ def requests() -> PersonRequests:
         "ロボットじゃなくて、人間と話せますか",
         "担当の方に代わってください",
         "人につないでほしいです",
+        "はい、だれかに てつだって ほしいです",
     ],
 )
 def test_requests_worded_freely_are_heard(requests: PersonRequests, text: str) -> None:
@@ -45,6 +46,7 @@ def test_requests_worded_freely_are_heard(requests: PersonRequests, text: str) -
         "人と話したくない",
         "話したいことがあるけど、うまく書けない",
         "このチャットは誰が読むの？",
+        "誰かに手伝ってもらったらできた",
     ],
 )
 def test_mentions_of_people_are_not_requests(requests: PersonRequests, text: str) -> None:
