@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from bot.content_files import CONTENT_DIR, load_yaml
 from bot.errors import ContentError
@@ -131,18 +131,8 @@ class FlowControls:
         endings = tuple(
             sorted({_key(str(e)) for e in raw.get("endings") or ()} - {""}, key=len, reverse=True)
         )
-        keep = raw.get("keep_assessing") or []
-        if not isinstance(keep, list) or not all(isinstance(w, str) for w in keep):
-            raise ContentError(f"{path}: 'keep_assessing' must be a list of phrases")
-        not_controls = [w for w in keep if _key(w) not in phrases]
-        if not_controls:
-            raise ContentError(f"{path}: keep_assessing lists non-control words {not_controls}")
-        harmless = raw.get("harmless_alone") or []
-        if not isinstance(harmless, list) or not all(isinstance(w, str) for w in harmless):
-            raise ContentError(f"{path}: 'harmless_alone' must be a list of phrases")
-        stray = [w for w in harmless if _key(w) not in phrases]
-        if stray:
-            raise ContentError(f"{path}: harmless_alone lists non-control words {stray}")
+        keep = _control_words(raw, "keep_assessing", phrases, path)
+        harmless = _control_words(raw, "harmless_alone", phrases, path)
         remark_stops = raw.get("stop_with_remark") or []
         if not isinstance(remark_stops, list) or not all(
             isinstance(w, str) and Control.STOP in phrases.get(_key(w), set()) for w in remark_stops
@@ -302,6 +292,19 @@ class FlowControls:
                 if key.endswith(ending) and len(key) > len(ending)
             ]
         return None
+
+
+def _control_words(
+    raw: Mapping[str, Any], name: str, phrases: Mapping[str, object], path: Path
+) -> list[str]:
+    """A list of the file that may only name control words (``keep_assessing`` …)."""
+    words = raw.get(name) or []
+    if not isinstance(words, list) or not all(isinstance(w, str) for w in words):
+        raise ContentError(f"{path}: '{name}' must be a list of phrases")
+    stray = [w for w in words if _key(w) not in phrases]
+    if stray:
+        raise ContentError(f"{path}: {name} lists non-control words {stray}")
+    return words
 
 
 @lru_cache(maxsize=1)
