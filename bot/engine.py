@@ -177,6 +177,8 @@ class Engine:
         rest = rest_to_assess(text, self._d.flow_controls)
         if rest is None:
             return None
+        if not rest:
+            return False  # only interjections beside the button word (「今のとこもう一回」)
         nlu = await self.classify(rest)
         return not nlu.available or self.assess(rest, nlu).escalate
 

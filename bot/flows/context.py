@@ -17,7 +17,8 @@ the platform names) is read this way: with no question asked, those still say no
 classifier should alarm on, whereas 「無理」「もういい」 may be despair and keep its verdict.
 
 One widening, as narrow: a button word that opens or closes a longer message
-(「できた、よう見える」) with the rest judged *on its own* by the same safety layer. Only when
+(「できた、よう見える」, or a 「わからない」「もう一回」 glued to its words with no punctuation)
+with the rest judged *on its own* by the same safety layer. Only when
 that rest does not escalate by itself is the message read as the button; of the stop
 words only the plain ``stop_with_remark`` ones (やめる, やめときます) qualify, never もういい,
 since 「もういい。疲れた」 may be despair.

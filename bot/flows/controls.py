@@ -30,6 +30,8 @@ _PARTS = re.compile(r"[、。,.!！?？\s]+")
 _DONE_STEM = "でき"
 # Clause breaks only (no plain spaces): where a button word can be split off a sentence.
 _CLAUSES = re.compile(r"(?:[、。,.!！?？\n]|\.\s)+\s*")
+# A glued button word has at least this many characters in its comparison form.
+_GLUED_MIN = 3
 
 
 class Control(enum.StrEnum):
@@ -44,6 +46,15 @@ class Control(enum.StrEnum):
     HUMAN = "human"
     YES = "yes"
     NO = "no"
+
+
+# Button words that may be glued to the words beside them with no punctuation at all
+# (「今の説明ちょっとよくわからなかった」「すいませんもう一回」): not understanding, asking again,
+# going back. Never done (「子どもができた」), stop or yes/no words, whose remark changes them.
+_GLUED = frozenset({Control.UNSURE, Control.AGAIN, Control.BACK, Control.RESTART})
+# A glued "unsure" must be a form of 分かる: 「できない」「むずかしい」 glued to words
+# (「生きることができない」) can voice despair and are never split off.
+_GLUED_UNSURE_STEMS = ("わか", "分か", "解ら", "わが")
 
 
 class PlatformWord(enum.StrEnum):
@@ -255,11 +266,12 @@ class FlowControls:
 
         「できた、ちゃんと鳴った」「oh, now I see. done」: the button word is split off at
         sentence punctuation only (never at a space, so "end it all" is not 「end」 + words),
-        and the longest such word wins. The rest is returned for the safety layer to judge
+        and the longest such word wins; failing that, a Japanese 「わからない」「もう一回」 glued
+        to its words (:meth:`_glued_part`). The rest is returned for the safety layer to judge
         on its own; a message that is all button words is :meth:`recognise`'s, not this.
         """
         parts = [p for p in _CLAUSES.split(text) if p.strip()]
-        if len(parts) < 2 or self.is_guide_answer(text):
+        if self.is_guide_answer(text):
             return None
         for size in range(len(parts) - 1, 0, -1):
             for button, rest in ((parts[:size], parts[size:]), (parts[-size:], parts[:-size])):
@@ -273,7 +285,61 @@ class FlowControls:
                 if Control.HUMAN in self.recognise(rest_text):
                     return None  # 「できた、人と話したい」 asks for a person, not the next step
                 return ButtonPart(self.recognise(words), rest_text, words)
-        return None
+        return self._glued_part(parts)
+
+    def _glued_part(self, parts: list[str]) -> ButtonPart | None:
+        """A Japanese button word glued to the end of the last clause or the start of the first.
+
+        Only the :data:`_GLUED` meanings, only Japanese (English words run together would
+        find "end" in "weekend"), and the longest such word wins. The rest goes to the
+        safety layer like any other remark; a rest of interjections only (「今のとこ」) is
+        returned empty.
+        """
+        if not parts:
+            return None
+        first, last = parts[0], parts[-1]
+        # (button, rest, whether the button ends the message and may carry endings): at the
+        # start an ending would eat the next word (「もう一回あの画面」 is not 「もう一回あ」).
+        splits = [(last[i:], [*parts[:-1], last[:i]], True) for i in range(1, len(last))]
+        splits += [
+            (first[:i], [first[i:], *parts[1:]], False) for i in range(len(first) - 1, 0, -1)
+        ]
+        best: tuple[str, list[str], frozenset[Control]] | None = None
+        for button, rest, at_end in splits:
+            key = _key(button)
+            if len(key) < _GLUED_MIN or key.isascii() or not self.is_guide_answer(button):
+                continue
+            if not at_end and key not in self.phrases:
+                continue
+            controls = self.recognise(button)
+            if not controls or not controls <= _GLUED:
+                continue
+            if Control.UNSURE in controls and not any(s in key for s in _GLUED_UNSURE_STEMS):
+                continue
+            if best is None or len(key) > len(_key(best[0])):
+                best = (button, rest, controls)
+        if best is None:
+            return None
+        button, rest, controls = best
+        remainder = [
+            self._without_interjection(p.strip())
+            for p in rest
+            if p.strip() and _key(p) not in self.interjections
+        ]
+        return ButtonPart(controls, " ".join(p for p in remainder if p), button)
+
+    def _without_interjection(self, text: str) -> str:
+        """``text`` without an interjection glued to its start (「すいません今の説明」).
+
+        An apology or a filler says nothing, but a context-free classifier reads 「すいません」
+        next to a few words as the opening of a confession.
+        """
+        for size in range(len(text) - 1, 0, -1):
+            key = _key(text[:size])
+            # Three characters at least: 「あ」 would eat the start of 「あの画面」.
+            if len(key) >= _GLUED_MIN and key in self.interjections and not key.isascii():
+                return text[size:].strip()
+        return text
 
     def _whole_message(self, text: str, table: Mapping[str, T]) -> T | None:
         key = _key(text)

@@ -34,6 +34,9 @@ REMARKS = {
     "お茶にする": ("out_of_scope", 0.9),
     "もういい、お茶にする": ("suicide_risk", 0.7),
     "できまひた": ("pregnancy_sos", 0.6),
+    "今の説明よくわかりませんでした": ("pregnancy_sos", 0.9),
+    "今のとこもう1回": ("suicide_risk", 0.9),
+    "誰にも会いたくないわからない": ("suicide_risk", 0.8),
     # … and the remark alone.
     "音が出たよ": ("out_of_scope", 0.9),
     "なるほどね": ("out_of_scope", 0.9),
@@ -92,6 +95,21 @@ async def test_a_remark_that_escalates_alone_still_escalates(
     assert len(await cases(database, result.conversation_id)) == 1
 
 
+async def test_a_glued_unsure_or_again_answers_the_step(engine: Engine, database: Database) -> None:
+    await say(engine, "文字を大きくしたい", user="Uremark07")
+    simpler = await say(engine, "今の説明よくわかりませんでした", user="Uremark07")
+    assert simpler.case_id is None and "flow:guide_answer" in simpler.assessment.reasons
+    again = await say(engine, "今のとこもう1回", user="Uremark07")
+    assert again.case_id is None and "ステップ1" in text_of(again)
+    assert await cases(database, again.conversation_id) == []
+
+
+async def test_a_glued_unsure_after_words_that_escalate_alone_escalates(engine: Engine) -> None:
+    await say(engine, "文字を大きくしたい", user="Uremark08")
+    result = await say(engine, "誰にも会いたくないわからない", user="Uremark08")
+    assert result.assessment.escalate and result.case_id is not None
+
+
 async def test_a_stop_word_with_a_remark_that_escalates_alone_keeps_the_verdict(
     engine: Engine,
 ) -> None:
@@ -133,6 +151,12 @@ async def test_a_mistyped_done_is_the_button_inside_a_guide(engine: Engine) -> N
         ("画面が明るくなった。できました", {Control.DONE}, "画面が明るくなった"),
         ("it shows up now. done", {Control.DONE}, "it shows up now"),
         ("ごめんね、ここがわからない。わかりません", {Control.UNSURE}, "ここがわからない"),
+        # glued, with no punctuation: only 分かる forms, again, back and restart
+        ("すいませんその説明ちょっとわからなかった", {Control.UNSURE}, "その説明"),
+        ("今のとこもう1回", {Control.AGAIN}, ""),
+        ("すみませんあの画面もう一回", {Control.AGAIN}, "あの画面"),
+        ("もう一回あの画面見せて", {Control.AGAIN}, "あの画面見せて"),
+        ("Hmm, I messed up. Can we go back to step one?", {Control.RESTART}, "I messed up"),
     ],
 )
 def test_button_part_splits_at_clause_breaks(text: str, controls: set[Control], rest: str) -> None:
@@ -150,6 +174,10 @@ def test_button_part_splits_at_clause_breaks(text: str, controls: set[Control], 
         "end it all tonight",  # never split at a plain space
         "no one would miss me",
         "画面が明るくなった",  # no button word at either end
+        "子どもができた",  # done is never split off glued words
+        "生きることができない",  # nor できない, which can voice despair
+        "もうなにもかもむずかしい",
+        "weekend plans are done",  # nor English run together
     ],
 )
 def test_no_button_part(text: str) -> None:

@@ -31,6 +31,7 @@ def requests() -> PersonRequests:
         "担当の方に代わってください",
         "人につないでほしいです",
         "はい、だれかに てつだって ほしいです",
+        "うん、誰かに教えてほしいです",
     ],
 )
 def test_requests_worded_freely_are_heard(requests: PersonRequests, text: str) -> None:
@@ -47,6 +48,7 @@ def test_requests_worded_freely_are_heard(requests: PersonRequests, text: str) -
         "話したいことがあるけど、うまく書けない",
         "このチャットは誰が読むの？",
         "誰かに手伝ってもらったらできた",
+        "誰かに教えてもらったら、すぐできた",
     ],
 )
 def test_mentions_of_people_are_not_requests(requests: PersonRequests, text: str) -> None:
