@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -295,26 +295,41 @@ class FlowControls:
         safety layer like any other remark; a rest of interjections only (「今のとこ」) is
         returned empty.
         """
-        if not parts:
-            return None
+        cores = self._glued_cores
+        whole = _key(" ".join(parts))
+        if not parts or not any(core in whole for core in cores):
+            return None  # most long messages: no glued word anywhere, nothing to try
         first, last = parts[0], parts[-1]
         # (button, rest, whether the button ends the message and may carry endings): at the
         # start an ending would eat the next word (「もう一回あの画面」 is not 「もう一回あ」).
-        splits = [(last[i:], [*parts[:-1], last[:i]], True) for i in range(1, len(last))]
+        # Never longer than a lead-in, the word and two endings (spaces allowed for): a
+        # long voice-input clause must not cost a comparison form per character.
+        span = 2 * self._glued_span
+        splits = [
+            (last[i:], [*parts[:-1], last[:i]], True)
+            for i in range(max(1, len(last) - span), len(last))
+        ]
         splits += [
-            (first[:i], [first[i:], *parts[1:]], False) for i in range(len(first) - 1, 0, -1)
+            (first[:i], [first[i:], *parts[1:]], False)
+            for i in range(min(len(first) - 1, span), 0, -1)
         ]
         best: tuple[str, list[str], frozenset[Control]] | None = None
         for button, rest, at_end in splits:
             key = _key(button)
-            if len(key) < _GLUED_MIN or key.isascii() or not self.is_guide_answer(button):
+            # Cheap checks first: every split position of a long clause is a candidate.
+            if len(key) < _GLUED_MIN or key.isascii() or not any(c in key for c in cores):
                 continue
             if not at_end and key not in self.phrases:
+                continue
+            # What :meth:`_whole_message` can read begins with a lead-in or the word itself.
+            if at_end and not key.startswith((*cores, *self.lead_ins)):
                 continue
             controls = self.recognise(button)
             if not controls or not controls <= _GLUED:
                 continue
             if Control.UNSURE in controls and not any(s in key for s in _GLUED_UNSURE_STEMS):
+                continue
+            if not self.is_guide_answer(button):
                 continue
             if best is None or len(key) > len(_key(best[0])):
                 best = (button, rest, controls)
@@ -328,13 +343,33 @@ class FlowControls:
         ]
         return ButtonPart(controls, " ".join(p for p in remainder if p), button)
 
+    @cached_property
+    def _glued_cores(self) -> tuple[str, ...]:
+        """The phrases a glued button word must contain (see :data:`_GLUED`)."""
+        return tuple(
+            phrase
+            for phrase, meaning in self.phrases.items()
+            if meaning <= _GLUED
+            and (Control.UNSURE not in meaning or any(s in phrase for s in _GLUED_UNSURE_STEMS))
+        )
+
+    @cached_property
+    def _glued_span(self) -> int:
+        """The longest comparison form :meth:`_whole_message` can read as a glued word."""
+        longest = [
+            max((len(w) for w in words), default=0)
+            for words in (self.lead_ins, self._glued_cores, self.endings)
+        ]
+        return longest[0] + longest[1] + 2 * longest[2]
+
     def _without_interjection(self, text: str) -> str:
         """``text`` without an interjection glued to its start (「すいません今の説明」).
 
         An apology or a filler says nothing, but a context-free classifier reads 「すいません」
         next to a few words as the opening of a confession.
         """
-        for size in range(len(text) - 1, 0, -1):
+        longest = max((len(w) for w in self.interjections), default=0)
+        for size in range(min(len(text) - 1, 2 * longest), 0, -1):
             key = _key(text[:size])
             # Three characters at least: 「あ」 would eat the start of 「あの画面」.
             if len(key) >= _GLUED_MIN and key in self.interjections and not key.isascii():

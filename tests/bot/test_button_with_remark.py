@@ -104,17 +104,22 @@ async def test_a_glued_unsure_or_again_answers_the_step(engine: Engine, database
     assert await cases(database, again.conversation_id) == []
 
 
-async def test_a_glued_unsure_after_words_that_escalate_alone_escalates(engine: Engine) -> None:
-    await say(engine, "文字を大きくしたい", user="Uremark08")
-    result = await say(engine, "誰にも会いたくないわからない", user="Uremark08")
-    assert result.assessment.escalate and result.case_id is not None
-
-
-async def test_a_stop_word_with_a_remark_that_escalates_alone_keeps_the_verdict(
-    engine: Engine,
+@pytest.mark.parametrize(
+    ("text", "user"),
+    [
+        # a glued 「わからない」 after words that escalate alone
+        ("誰にも会いたくないわからない", "Uremark08"),
+        # a stop word with a remark that escalates alone
+        ("やめます、疲れた", "Uremark02"),
+        # もういい keeps the verdict even if the remark is harmless
+        ("もういい、お茶にする", "Uremark06"),
+    ],
+)
+async def test_in_a_guide_these_keep_the_classifiers_verdict(
+    engine: Engine, text: str, user: str
 ) -> None:
-    await say(engine, "文字を大きくしたい", user="Uremark02")
-    result = await say(engine, "やめます、疲れた", user="Uremark02")
+    await say(engine, "文字を大きくしたい", user=user)
+    result = await say(engine, text, user=user)
     assert result.assessment.escalate and result.case_id is not None
 
 
@@ -123,14 +128,6 @@ async def test_a_plain_stop_word_with_a_harmless_remark_stops_the_guide(engine: 
     result = await say(engine, "やめます、お茶にする", user="Uremark05")
     assert not result.assessment.escalate and result.case_id is None
     assert "flow:guide_answer" in result.assessment.reasons
-
-
-async def test_mou_ii_with_a_remark_keeps_the_verdict_even_if_the_remark_is_harmless(
-    engine: Engine,
-) -> None:
-    await say(engine, "文字を大きくしたい", user="Uremark06")
-    result = await say(engine, "もういい、お茶にする", user="Uremark06")
-    assert result.assessment.escalate and result.case_id is not None
 
 
 async def test_outside_a_guide_the_whole_message_is_assessed_as_usual(engine: Engine) -> None:
@@ -164,6 +161,14 @@ def test_button_part_splits_at_clause_breaks(text: str, controls: set[Control], 
     assert part is not None
     assert part.controls == frozenset(controls)
     assert part.rest == rest
+
+
+def test_a_glued_word_ends_a_long_voice_input_clause() -> None:
+    words = "えーと今日は朝から孫が来ていて一緒にスマホの設定を見ているんですけど" * 4
+    part = FlowControls.load().button_part(words + "今のところもう一回")
+    assert part is not None
+    assert part.controls == frozenset({Control.AGAIN})
+    assert part.rest == words + "今のところ"
 
 
 @pytest.mark.parametrize(
