@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -85,7 +84,7 @@ def serve(
     """Run the app; starts and supervises a local Rasa unless TSUNAGU_NLU_URL answers."""
     import uvicorn
 
-    from app.main import create_app
+    from app.main import create_app, freeze_startup_heap
     from app.wiring import build_runtime, load_knowledge
     from nlu.errors import NluSetupError
     from nlu.service import RasaProcess, train, url_is_ready
@@ -110,11 +109,7 @@ def serve(
         nlu_url = process.url
     runtime = build_runtime(settings, nlu_url=nlu_url, knowledge=load_knowledge(settings))
     app = create_app(runtime, nlu_process=process)
-    # Everything loaded so far (content, models, the KB index) lives as long as the process.
-    # Frozen, it is never scanned again: a full collection over it took 250-450 ms and
-    # stalled every request meanwhile, the webhook's p99 outliers (issue 4).
-    gc.collect()
-    gc.freeze()
+    freeze_startup_heap()
     typer.echo(f"Tsunagu is running at http://{bind_host}:{bind_port}/  (NLU: {nlu_url})")
     uvicorn.run(
         app,

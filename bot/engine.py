@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -51,7 +51,7 @@ from storage.conversations import get_or_open
 from storage.crypto import user_key
 from storage.db import Database, utcnow
 from storage.models import Conversation
-from storage.transcript import MessageMeta, Transcript
+from storage.transcript import MessageMeta, Transcript, stored_messages
 
 logger = logging.getLogger(__name__)
 
@@ -137,17 +137,29 @@ class Engine:
         language = detect_language(message.text, message.language_hint)
         facts = self._facts_ahead(message.text, language, assessment)
         if session is not None:
-            result = await self._turn(
-                session, message, assessment, language, started, rest_escalates, facts
+            return await self._noticed(
+                session,
+                self._turn(session, message, assessment, language, started, rest_escalates, facts),
             )
-            defer_notice(session, conversation_topic(result.conversation_id), {"kind": "message"})
-            return result
         async with self._d.database.session() as own:
-            result = await self._turn(
-                own, message, assessment, language, started, rest_escalates, facts
+            result = await self._noticed(
+                own, self._turn(own, message, assessment, language, started, rest_escalates, facts)
             )
-            defer_notice(own, conversation_topic(result.conversation_id), {"kind": "message"})
         await publish_deferred(self._d.events, own)
+        return result
+
+    async def _noticed(self, session: AsyncSession, turn: Awaitable[TurnResult]) -> TurnResult:
+        """Runs ``turn`` and defers its ``message`` notice, naming every outgoing message.
+
+        Widget sockets, consoles watching the case and other workers look again on it; the
+        socket that ran the turn sees its own replies named and reads nothing.
+        """
+        with stored_messages(session) as stored:
+            result = await turn
+        out = [m.id for m in stored if m.direction == "out"]
+        defer_notice(
+            session, conversation_topic(result.conversation_id), {"kind": "message", "out": out}
+        )
         return result
 
     def _facts_ahead(

@@ -22,6 +22,11 @@ What it checks is what a resident or a counselor would notice:
   first live-queue frame naming the case at each counselor.
 - ``counselor_reply_latency_ms`` — from the counselor's reply POST to the resident's socket.
 
+The residents run in a process of their own (``python -m evaluation.bench_handoff
+residents``), as they would on their own phones: 200 widgets sharing the counselors' event
+loop made a counselor's browser see a frame only once the residents' traffic let it, which
+the notification latency then counted. Both processes stamp with the same wall clock.
+
 The texts below are the bench's own, written for it (never taken from an evaluation set).
 """
 
@@ -108,10 +113,10 @@ class Observed:
     """Everything the simulated people saw, with wall-clock times (``time.time()``)."""
 
     sent_counselor: dict[str, float] = field(default_factory=dict)  # text -> POST start
+    counselor_received: list[tuple[str, float]] = field(default_factory=list)  # text, time
     claims: list[tuple[str, str, int]] = field(default_factory=list)  # counselor, case, status
     first_seen: dict[tuple[str, str], float] = field(default_factory=dict)  # (case, who) -> t
     received: list[dict[str, Any]] = field(default_factory=list)  # residents' frames
-    reply_latency_ms: list[float] = field(default_factory=list)
     late_bot_replies: int = 0  # non-empty bot replies after the counselor's first message
     duplicate_pushes: int = 0
     residents_done: int = 0
@@ -230,9 +235,7 @@ async def _converse(
                     seen.add(str(push.get("id")))
                     if push.get("from") == "counselor":
                         counselor_messages += 1
-                        sent = observed.sent_counselor.get(str(push.get("text")))
-                        if sent is not None:
-                            observed.reply_latency_ms.append((push["_t"] - sent) * 1000)
+                        observed.counselor_received.append((str(push.get("text")), push["_t"]))
         reply = await resident.say(rng.choice(FOLLOW_UPS))
         observed.turns += 1
         if counselor_messages:
@@ -546,25 +549,9 @@ async def _scenario(
             )
         async with asyncio.timeout(30):
             await asyncio.gather(*(e.wait() for e in live_ready))
-        escalating = set(rng.sample(range(residents), round(residents * escalate_share)))
-        limits = httpx.Limits(max_connections=100)
-        async with httpx.AsyncClient(timeout=GUARD_SECONDS, limits=limits) as http:
-
-            async def one(i: int) -> None:
-                try:
-                    await _resident(
-                        i,
-                        workers[i % 2].url,
-                        http,
-                        observed,
-                        escalate=i in escalating,
-                        rng=random.Random(rng.random()),
-                        deadline=deadline,
-                    )
-                except Exception as exc:  # one resident failing must not stop the others
-                    observed.errors[f"resident_{type(exc).__name__}"] += 1
-
-            await asyncio.gather(*(one(i) for i in range(residents)))
+        await _residents_elsewhere(
+            [w.url for w in workers], residents, escalate_share, rng.random(), deadline, observed
+        )
         stop.set()
         await asyncio.gather(*replies, return_exceptions=True)
     finally:
@@ -573,6 +560,92 @@ async def _scenario(
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         await asyncio.gather(*(c.aclose() for c in staff))
+
+
+# What the residents' process hands back (``Observed`` fields, all JSON).
+_RESIDENT_FIELDS = (
+    "counselor_received",
+    "received",
+    "late_bot_replies",
+    "duplicate_pushes",
+    "residents_done",
+    "escalated",
+    "not_escalated",
+    "unanswered_residents",
+    "turns",
+    "errors",
+)
+
+
+async def _residents_elsewhere(
+    urls: list[str],
+    residents: int,
+    escalate_share: float,
+    seed: float,
+    deadline: float,
+    observed: Observed,
+) -> None:
+    """Runs every resident in a process of their own and adds what they saw to ``observed``."""
+    with tempfile.TemporaryDirectory(prefix="tsunagu-bench-residents-") as folder:
+        out = Path(folder) / "residents.json"
+        plan = {
+            "urls": urls,
+            "residents": residents,
+            "escalate_share": escalate_share,
+            "seed": seed,
+            "deadline": deadline,
+            "out": str(out),
+        }
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "evaluation.bench_handoff", "residents", json.dumps(plan)
+        )
+        if await child.wait() != 0 or not out.exists():
+            raise RuntimeError(f"the residents' process failed (exit {child.returncode})")
+        seen = json.loads(out.read_text("utf-8"))
+    for name in _RESIDENT_FIELDS:
+        value = seen[name]
+        current = getattr(observed, name)
+        if isinstance(current, Counter):
+            current.update(value)
+        elif isinstance(current, list):
+            current.extend(tuple(v) if name == "counselor_received" else v for v in value)
+        else:
+            setattr(observed, name, current + value)
+
+
+async def _all_residents(plan: dict[str, Any]) -> Observed:
+    """The residents' side of the run: every widget, over HTTP and WebSocket."""
+    observed = Observed()
+    rng = random.Random(plan["seed"])
+    residents, urls = int(plan["residents"]), list(plan["urls"])
+    escalating = set(rng.sample(range(residents), round(residents * plan["escalate_share"])))
+    limits = httpx.Limits(max_connections=100)
+    async with httpx.AsyncClient(timeout=GUARD_SECONDS, limits=limits) as http:
+
+        async def one(i: int) -> None:
+            try:
+                await _resident(
+                    i,
+                    urls[i % len(urls)],
+                    http,
+                    observed,
+                    escalate=i in escalating,
+                    rng=random.Random(rng.random()),
+                    deadline=float(plan["deadline"]),
+                )
+            except Exception as exc:  # one resident failing must not stop the others
+                observed.errors[f"resident_{type(exc).__name__}"] += 1
+
+        await asyncio.gather(*(one(i) for i in range(residents)))
+    return observed
+
+
+def _run_residents(plan_json: str) -> None:
+    """``python -m evaluation.bench_handoff residents PLAN``: writes what they saw."""
+    plan = json.loads(plan_json)
+    observed = asyncio.run(_all_residents(plan))
+    seen = {name: getattr(observed, name) for name in _RESIDENT_FIELDS}
+    Path(plan["out"]).write_text(json.dumps(seen, ensure_ascii=False), "utf-8")
 
 
 def _epoch(value: datetime) -> float:
@@ -648,6 +721,11 @@ async def _report(database: Database, observed: Observed, *, since: float) -> di
         times = [t for (cid, _w), t in observed.first_seen.items() if cid == case.id]
         if times:
             first_notice_ms.append((min(times) - _epoch(case.created_at)) * 1000)
+    reply_latency_ms = [
+        (received - observed.sent_counselor[text]) * 1000
+        for text, received in observed.counselor_received
+        if text in observed.sent_counselor
+    ]
     received_counselor = sum(
         1 for f in observed.received if f.get("type") == "message" and f.get("from") == "counselor"
     )
@@ -676,9 +754,9 @@ async def _report(database: Database, observed: Observed, *, since: float) -> di
             "p99": percentile(first_notice_ms, 99),
         },
         "counselor_reply_latency_ms": {
-            "p50": percentile(observed.reply_latency_ms, 50),
-            "p99": percentile(observed.reply_latency_ms, 99),
-            "n": len(observed.reply_latency_ms),
+            "p50": percentile(reply_latency_ms, 50),
+            "p99": percentile(reply_latency_ms, 99),
+            "n": len(reply_latency_ms),
         },
         "counselor_messages_sent": len(observed.sent_counselor),
         "counselor_messages_received": received_counselor,
@@ -711,7 +789,7 @@ def _serve_worker(port: int) -> None:
     """
     import uvicorn
 
-    from app.main import create_app
+    from app.main import create_app, freeze_startup_heap
     from app.wiring import build_runtime
     from core.config import get_settings
     from core.logging import configure_logging
@@ -719,8 +797,10 @@ def _serve_worker(port: int) -> None:
     settings = get_settings()
     configure_logging(settings.resolved_data_dir, settings.log_level)
     runtime = build_runtime(settings, nlu_url=settings.nlu_url or DEAD_NLU_URL)
+    app = create_app(runtime)
+    freeze_startup_heap()  # as ``tsunagu serve`` does
     uvicorn.run(
-        create_app(runtime),
+        app,
         host="127.0.0.1",
         port=port,
         log_config=None,
@@ -732,5 +812,7 @@ def _serve_worker(port: int) -> None:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "worker":
         _serve_worker(int(sys.argv[2]))
+    elif len(sys.argv) == 3 and sys.argv[1] == "residents":
+        _run_residents(sys.argv[2])
     else:
-        sys.exit("usage: python -m evaluation.bench_handoff worker PORT")
+        sys.exit("usage: python -m evaluation.bench_handoff worker PORT | residents PLAN")

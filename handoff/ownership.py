@@ -59,6 +59,13 @@ async def _case(session: AsyncSession, case_id: str) -> Case:
     return case
 
 
+def _taken(case: Case) -> CaseConflict:
+    return CaseConflict(
+        f"case {case.id} is {case.status}"
+        + (f" (held by {case.counselor})" if case.counselor else "")
+    )
+
+
 async def _lock_conversation(session: AsyncSession, conversation_id: str) -> Conversation:
     conversation = await session.scalar(
         select(Conversation)
@@ -88,6 +95,10 @@ async def claim(
     """
     _check_id(counselor_id)
     case = await _case(session, case_id)
+    if case.status != "queued":
+        # Already taken (or closed): the loser of a race learns it without waiting for the
+        # winner's row lock, which is held until the winner's announcement commits.
+        raise _taken(case)
     conversation = await _lock_conversation(session, case.conversation_id)
     now = utcnow()
     if not await _set(
@@ -96,11 +107,7 @@ async def claim(
         [Case.id == case_id, Case.status == "queued"],
         {"status": "claimed", "counselor": counselor_id, "claimed_at": now, "updated_at": now},
     ):
-        current = await _case(session, case_id)
-        raise CaseConflict(
-            f"case {case_id} is {current.status}"
-            + (f" (held by {current.counselor})" if current.counselor else "")
-        )
+        raise _taken(await _case(session, case_id))
     if not await _set(
         session,
         Conversation,

@@ -142,7 +142,7 @@ class ResidentNotices:
         self, now: datetime
     ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
         """Cases that may need a notice, from one read (each is checked again under lock)."""
-        async with self.database.session() as session:
+        async with self.database.reads() as session:
             items = await list_queue(session)
             rows = (
                 await session.scalars(select(Case).where(Case.status.in_(("queued", "claimed"))))

@@ -159,6 +159,7 @@ class Database:
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         # Same pool; each statement commits on its own (no BEGIN/COMMIT round trips).
         self._autocommit = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._read_sessions = async_sessionmaker(self._autocommit, expire_on_commit=False)
 
     def migrate(self) -> None:
         """Applies migrations (blocking; call at start-up, outside the event loop)."""
@@ -168,6 +169,22 @@ class Database:
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A session in a transaction that commits on success and rolls back on error."""
         async with self.sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def reads(self) -> AsyncIterator[AsyncSession]:
+        """An ORM session whose statements each commit on their own, for reads on hot paths.
+
+        A lone SELECT in a transaction is three round trips (BEGIN, SELECT, COMMIT or
+        ROLLBACK); here it is one. Every console socket, widget feed and alerter reads on
+        each notice, so under load those round trips were a third of all statements and
+        each one waited for the busy event loop (bench handoff, issue 5). Reads see what
+        they would in a transaction: PostgreSQL's READ COMMITTED takes a snapshot per
+        statement anyway. Nothing is locked between statements, and a write (an audit
+        record, a ``last_seen`` touch) is committed as it executes: use this only where
+        each write stands alone.
+        """
+        async with self._read_sessions() as session:
             yield session
 
     @asynccontextmanager

@@ -7,11 +7,14 @@ what and why. Nothing else in the code base sees a ``body_ciphertext`` column.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from privacy.redact import mask_my_numbers
@@ -28,8 +31,23 @@ from storage.errors import ConversationShredded, StorageError
 from storage.models import AuditRecord, Conversation, ConversationKey, Message
 
 READER_ROLES = frozenset({"counselor", "supervisor", "admin", "system"})
-# ``session.info`` key: (transaction, {conversation id: last sequence number it gave}).
+# ``session.info`` keys: (transaction, {conversation id: last sequence number it gave}) and
+# (transaction, {conversation id: (data key, key version)}).
 _SEQ_INFO = "tsunagu.transcript.last_seq"
+_KEY_INFO = "tsunagu.transcript.data_keys"
+
+
+def _this_transaction(session: AsyncSession, info_key: str) -> dict[str, Any]:
+    """A dict kept on the session for its current transaction only (a new one starts empty).
+
+    What another transaction committed since is unknown, so nothing carries over.
+    """
+    transaction = session.sync_session.get_transaction()
+    cached = session.info.get(info_key)
+    if cached is None or cached[0] is not transaction:
+        cached = session.info[info_key] = (transaction, {})
+    known: dict[str, Any] = cached[1]
+    return known
 
 
 @dataclass(frozen=True)
@@ -56,6 +74,27 @@ class TranscriptEntry:
     hidden: bool
 
 
+@contextlib.contextmanager
+def stored_messages(session: AsyncSession) -> Iterator[list[Message]]:
+    """Collects the messages added to ``session`` inside the block (a turn's own).
+
+    A turn's notice names its outgoing messages, and the web socket that ran the turn marks
+    its replies as sent (they go out in the ``reply`` frame): the socket's feed then knows
+    the notice brings nothing new and neither reads nor pushes them a second time.
+    """
+    added: list[Message] = []
+
+    def on_add(_session: object, instance: object) -> None:
+        if isinstance(instance, Message):
+            added.append(instance)
+
+    event.listen(session.sync_session, "transient_to_pending", on_add)
+    try:
+        yield added
+    finally:
+        event.remove(session.sync_session, "transient_to_pending", on_add)
+
+
 class Transcript:
     """Encrypts on append, audits then decrypts on read."""
 
@@ -64,6 +103,21 @@ class Transcript:
         self._keyring = keyring
 
     async def _data_key(self, session: AsyncSession, conversation_id: str) -> tuple[bytes, int]:
+        """The conversation's data key, unwrapped once per transaction.
+
+        The ORM's identity map holds rows weakly, so every message of a turn used to read
+        the key row again; each read also flushed the messages before it one by one, all
+        while the turn held the conversation (and a new case) locked (bench handoff).
+        """
+        known = _this_transaction(session, _KEY_INFO)
+        cached: tuple[bytes, int] | None = known.get(conversation_id)
+        if cached is None:
+            cached = known[conversation_id] = await self._load_data_key(session, conversation_id)
+        return cached
+
+    async def _load_data_key(
+        self, session: AsyncSession, conversation_id: str
+    ) -> tuple[bytes, int]:
         row = await session.get(ConversationKey, conversation_id)
         if row is None:
             data_key = new_data_key()
@@ -143,13 +197,8 @@ class Transcript:
         conversation row locked (the bot's turn ``FOR UPDATE``, a counselor's message
         ``FOR SHARE``), and the unique ``(conversation_id, seq)`` still guards the rest.
         """
-        transaction = session.sync_session.get_transaction()
-        cached = session.info.get(_SEQ_INFO)
-        if cached is None or cached[0] is not transaction:
-            # A new transaction (or none yet): what another one committed since is unknown.
-            cached = session.info[_SEQ_INFO] = (transaction, {})
-        known: dict[str, int] = cached[1]
-        last = known.get(conversation_id)
+        known = _this_transaction(session, _SEQ_INFO)
+        last: int | None = known.get(conversation_id)
         if last is None:
             last = (
                 await session.scalar(
@@ -277,8 +326,9 @@ class Transcript:
             return False
         row.wrapped_key = None
         row.shredded_at = utcnow()
+        _this_transaction(session, _KEY_INFO).pop(conversation_id, None)
         await session.flush()
         return True
 
 
-__all__ = ["MessageMeta", "StorageError", "Transcript", "TranscriptEntry"]
+__all__ = ["MessageMeta", "StorageError", "Transcript", "TranscriptEntry", "stored_messages"]

@@ -10,8 +10,11 @@ push them oldest first. Notices carry ids only; the text comes from the database
 
 Exactly once per socket: the socket's own turn holds :attr:`ConversationFeed.lock` while it
 runs and marks the turn's bot replies as sent (they go out in the ``reply`` frame with their
-quick-reply buttons), so the notice of that same turn finds nothing new. Pushes and replies
-never interleave, and a message is pushed only after it is committed and visible.
+quick-reply buttons), so the notice of that same turn finds nothing new. A turn's notice
+names the outgoing messages it stored (``out``): when every one of them is already on this
+socket, and no other notice came, the feed does not even look (one read per turn saved).
+Pushes and replies never interleave, and a message is pushed only after it is committed and
+visible.
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ class ConversationFeed:
         self._conversation_id: str | None = None
         self._after = 0
         self._sent: set[str] = set()
+        # Since the last look: messages named by turn notices, and whether any other notice
+        # (or none that names its messages) came, which always means looking.
+        self._named: set[str] = set()
+        self._must_look = True
         self._wake = asyncio.Event()
         self._listener: asyncio.Task[None] | None = None
         self._pusher: asyncio.Task[None] | None = None
@@ -82,6 +89,7 @@ class ConversationFeed:
         await self._stop_listener()
         self._conversation_id, self._after = conversation_id, after
         self._sent.clear()
+        self._must_look = True
         subscribed = asyncio.Event()
         self._listener = asyncio.create_task(self._listen(conversation_id, subscribed))
         waiter = asyncio.create_task(subscribed.wait())
@@ -101,13 +109,19 @@ class ConversationFeed:
 
     def wake(self) -> None:
         """Makes the feed look for new messages (as a notice would)."""
+        self._must_look = True
         self._wake.set()
 
     async def _listen(self, conversation_id: str, subscribed: asyncio.Event) -> None:
         async with self._events.subscribe(conversation_topic(conversation_id)) as notices:
             subscribed.set()
-            async for _notice in notices:
-                # Any notice on the topic may mean a new message; the check is cheap.
+            async for notice in notices:
+                out = notice.get("out") if notice.get("kind") == "message" else None
+                if isinstance(out, list) and all(isinstance(i, str) for i in out):
+                    self._named.update(out)
+                else:
+                    # Any other notice on the topic may mean a new message.
+                    self._must_look = True
                 self._wake.set()
 
     async def _push_loop(self) -> None:
@@ -126,13 +140,19 @@ class ConversationFeed:
                     error_type=type(exc).__name__,
                 )
                 await asyncio.sleep(1.0)
-                self._wake.set()
+                self.wake()  # look again: what the failed look was for is still unsent
 
     async def flush(self) -> int:
         """Pushes every committed outgoing message not yet on this socket; returns how many."""
         async with self.lock:
             conversation_id = self._conversation_id
             if conversation_id is None:
+                return 0
+            # Taken together, with no await in between: a notice heard later wakes again.
+            must_look = self._must_look or not self._named <= self._sent
+            self._must_look = False
+            self._named.clear()
+            if not must_look:
                 return 0
             pushed = 0
             for entry in await self._chat.unsent(conversation_id, self._after, self._sent):

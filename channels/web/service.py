@@ -5,13 +5,11 @@ The HTTP and WebSocket routers are thin wrappers around :class:`WebChat`.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import event, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select
 
 from bot.engine import Engine
 from bot.types import IncomingMessage, TurnResult
@@ -25,7 +23,7 @@ from storage.after_commit import publish_deferred
 from storage.crypto import user_key
 from storage.db import Database, as_utc, utcnow
 from storage.models import Conversation, Message
-from storage.transcript import Transcript
+from storage.transcript import Transcript, stored_messages
 
 CHANNEL = "web"
 # The widget showing residents their own conversation again is the system reading on their
@@ -174,7 +172,7 @@ class WebChat:
         )
         key = self.user_key(user_ref)
         async with self._database.session() as session:
-            with _stored_messages(session) as stored:
+            with stored_messages(session) as stored:
                 turn = await self._engine.handle(message, session=session)
             if not await has_consent(session, key, CHANNEL, self._notice.version):
                 await record_consent(
@@ -198,7 +196,7 @@ class WebChat:
         return user_key(self._pepper, CHANNEL, user_ref)
 
     async def _conversation(self, user_ref: str) -> tuple[Conversation | None, bool]:
-        async with self._database.session() as session:
+        async with self._database.reads() as session:
             conversation = await session.scalar(
                 select(Conversation)
                 .where(
@@ -238,8 +236,8 @@ class WebChat:
         resume_until = as_utc(conversation.updated_at) + self._window
         if not self._window or resume_until < now:
             raise SessionExpired("the resume window of this session has passed")
-        # A plain session: the read commits its audit record itself before decrypting.
-        async with self._database.sessions() as session:
+        # The audit record is committed as it is written, before anything is decrypted.
+        async with self._database.reads() as session:
             entries = await self._transcript.read(
                 session,
                 conversation.id,
@@ -259,7 +257,7 @@ class WebChat:
 
     async def latest_seq(self, conversation_id: str) -> int:
         """The number of the conversation's newest message (0 when it has none)."""
-        async with self._database.sessions() as session:
+        async with self._database.reads() as session:
             seq = await session.scalar(
                 select(func.max(Message.seq)).where(Message.conversation_id == conversation_id)
             )
@@ -275,7 +273,7 @@ class WebChat:
         decryption; otherwise the conversation is read through :meth:`Transcript.read`,
         audited like the resume read (reason ``resident.delivery``).
         """
-        async with self._database.sessions() as session:
+        async with self._database.reads() as session:
             pending = set(
                 (
                     await session.scalars(
@@ -321,23 +319,3 @@ class WebChat:
         entries = await self.unsent(conversation.id, after, skip) if latest > after else []
         cursor = max([latest, after, *(e.seq for e in entries)])
         return Outgoing(entries, cursor, handed_off, resume_until)
-
-
-@contextlib.contextmanager
-def _stored_messages(session: AsyncSession) -> Iterator[list[Message]]:
-    """Collects the messages added to ``session`` inside the block (the turn's own).
-
-    The socket marks the turn's bot replies as sent (they go out in the ``reply`` frame), so
-    the push path does not send them a second time when the turn's notice arrives.
-    """
-    added: list[Message] = []
-
-    def on_add(_session: object, instance: object) -> None:
-        if isinstance(instance, Message):
-            added.append(instance)
-
-    event.listen(session.sync_session, "transient_to_pending", on_add)
-    try:
-        yield added
-    finally:
-        event.remove(session.sync_session, "transient_to_pending", on_add)

@@ -87,6 +87,10 @@ def _audit_prefix(case_id: str, pool: str) -> str:
     return f"case:{case_id};pool:{pool};"
 
 
+def _alertable(case: Case | None) -> bool:
+    return case is not None and case.urgency >= EMERGENCY and case.status in OPEN_STATUSES
+
+
 async def raise_alert(
     database: Database, case_id: str, *, now: datetime | None = None
 ) -> AlertSent | None:
@@ -95,9 +99,14 @@ async def raise_alert(
     The case row is locked (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite runs one writer)
     while the audit log is checked and the record written, so two workers never both send.
     """
+    # Most notices (a claim, a case that is not an emergency) end here, on one plain read:
+    # the lock below is a transaction of its own in every worker for every notice.
+    async with database.reads() as session:
+        if not _alertable(await session.get(Case, case_id)):
+            return None
     async with database.session() as session:
         case = await session.scalar(select(Case).where(Case.id == case_id).with_for_update())
-        if case is None or case.urgency < EMERGENCY or case.status not in OPEN_STATUSES:
+        if case is None or not _alertable(case):
             return None
         prefix = _audit_prefix(case.id, case.pool)
         already = await session.scalar(
@@ -164,7 +173,7 @@ async def unalerted_cases(session: AsyncSession) -> list[str]:
 
 async def sweep(runtime: Runtime) -> int:
     """Alerts every open emergency case not alerted yet (a missed notice); returns how many."""
-    async with runtime.database.session() as session:
+    async with runtime.database.reads() as session:
         pending = await unalerted_cases(session)
     count = 0
     for case_id in pending:

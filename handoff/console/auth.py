@@ -166,7 +166,9 @@ async def current_staff(request: HTTPConnection, runtime: Runtime) -> Staff | No
     session = verify(signing_key(runtime), token)
     if session is None:
         return None
-    async with runtime.database.session() as db:
+    # Every console request and each live socket's periodic check reads this row: one
+    # round trip, and the occasional ``last_seen`` touch commits on its own.
+    async with runtime.database.reads() as db:
         live = await console_sessions.check(db, session.session_id)
     if live is None:
         return None

@@ -97,7 +97,7 @@ class QueueSnapshots:
 async def _read_open_cases(database: Database) -> OpenCases:
     started = time.monotonic()
     config = handoff_config()
-    async with database.session() as session:
+    async with database.reads() as session:
         cases = (
             await session.scalars(
                 select(Case)
@@ -124,7 +124,7 @@ def shared_snapshots(websocket: WebSocket) -> QueueSnapshots:
 
 
 async def _case_version(runtime: Runtime, staff: Staff, case_id: str) -> dict[str, Any] | None:
-    async with runtime.database.session() as session:
+    async with runtime.database.reads() as session:
         case = await session.get(Case, case_id, populate_existing=True)
         if case is None or not may_see(staff, case):
             return None

@@ -100,7 +100,7 @@ async def _staff_page(
     status: int = 200,
 ) -> Response:
     """A signed-in page: adds the waiting emergency alerts shown on every console page."""
-    async with runtime.database.session() as session:
+    async with runtime.database.reads() as session:
         alerts = await waiting_alerts(session, staff)
     return _page(request, name, {"staff": staff, "alerts": alerts, **context}, status)
 
@@ -202,7 +202,7 @@ async def queue_page(request: Request, rt: RuntimeDep) -> Response:
     if staff is None:
         return _to_login()
     config = handoff_config()
-    async with rt.database.session() as session:
+    async with rt.database.reads() as session:
         queued = await queue_rows(session, config, staff)
         claimed = await open_rows(session, config, staff)
     return await _staff_page(
@@ -384,6 +384,14 @@ async def _act(
         return _to_login()
     form = await read_form(request)
     check_csrf(staff.csrf, form, request)
+    if kind == "claim":
+        # Most claims that lose a race see the case already taken: said from one plain
+        # read, with no transaction to roll back (bench handoff: ten counselors racing).
+        async with runtime.database.reads() as session:
+            taken = (await _load_case(session, staff, case_id, claiming=True)).status != "queued"
+        if taken:
+            status, message = ERROR_TEXTS[CaseConflict]
+            return await _error_page(request, runtime, staff, status, message, case_id)
     try:
         async with runtime.database.session() as session:
             case = await _load_case(session, staff, case_id, claiming=kind == "claim")

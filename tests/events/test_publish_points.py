@@ -21,6 +21,7 @@ from storage import inbox
 from storage.after_commit import defer_notice
 from storage.crypto import Keyring
 from storage.db import Database
+from storage.models import Message
 from storage.transcript import Transcript
 from tests.conftest import FakeNlu
 
@@ -43,6 +44,23 @@ class CheckingBus:
 
     def subscribe(self, topic: str) -> Any:
         raise NotImplementedError
+
+
+async def _outgoing(database: Database, conversation_id: str, skip: int = 0) -> list[str]:
+    """Ids of the conversation's outgoing messages, in order, after the first ``skip``."""
+    async with database.session() as session:
+        ids = await session.scalars(
+            select(Message.id)
+            .where(Message.conversation_id == conversation_id, Message.direction == "out")
+            .order_by(Message.seq)
+        )
+        return list(ids)[skip:]
+
+
+def _turn_notice(conversation_id: str, out: list[str]) -> tuple[str, Notice]:
+    # The turn names its outgoing messages: the socket that ran it already carried them.
+    assert out
+    return conversation_topic(conversation_id), {"kind": "message", "out": out}
 
 
 def engine_with(
@@ -81,7 +99,7 @@ async def test_an_escalating_turn_publishes_after_its_commit(
             QUEUE_TOPIC,
             {"case_id": case.id, "pool": case.pool, "urgency": case.urgency, "status": "queued"},
         ),
-        (conversation_topic(result.conversation_id), {"kind": "message"}),
+        _turn_notice(result.conversation_id, await _outgoing(database, result.conversation_id)),
     ]
     assert bus.case_visible == [True]
 
@@ -93,7 +111,9 @@ async def test_a_plain_turn_only_tells_its_conversation(
     engine = engine_with(database, bus, keyring, lexicon, responses, "greeting")
     result = await engine.handle(IncomingMessage(channel="web", user_ref="r2", text="こんにちは"))
     assert result.case_id is None
-    assert bus.published == [(conversation_topic(result.conversation_id), {"kind": "message"})]
+    out = await _outgoing(database, result.conversation_id)
+    assert len(out) == len(result.replies)
+    assert bus.published == [_turn_notice(result.conversation_id, out)]
 
 
 async def test_a_callers_transaction_publishes_nothing_itself(
@@ -152,9 +172,11 @@ async def test_a_waiting_residents_next_turn_tells_the_queue_only_if_the_case_ch
     first = await engine.handle(IncomingMessage(channel="web", user_ref="r4", text="もう無理"))
     (opened,) = [notice for topic, notice in bus.published if topic == QUEUE_TOPIC]
     bus.published.clear()
+    before = len(await _outgoing(database, first.conversation_id))
     again = await engine.handle(IncomingMessage(channel="web", user_ref="r4", text="まだ待ってる"))
     assert again.case_id == first.case_id
-    assert bus.published == [(conversation_topic(first.conversation_id), {"kind": "message"})]
+    out = await _outgoing(database, first.conversation_id, skip=before)
+    assert bus.published == [_turn_notice(first.conversation_id, out)]
     raised = await engine.handle(
         IncomingMessage(channel="web", user_ref="r4", text="今から駅のホームから飛び降りる")
     )

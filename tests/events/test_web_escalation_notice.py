@@ -74,7 +74,11 @@ async def test_an_escalation_notice_reaches_another_worker(
                             case = await db.get(Case, notice.get("case_id"))
                         if case is not None:
                             break
-                    assert await conversation.get() == {"kind": "message"}
+                    # The turn's notice names the replies it stored (the resident's own
+                    # socket already carried them).
+                    out = [reply["id"] for reply in human.json()["replies"]]
+                    assert out and all(out)
+                    assert await conversation.get() == {"kind": "message", "out": out}
                 for task in tasks:
                     task.cancel()
         finally:

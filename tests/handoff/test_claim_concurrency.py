@@ -137,3 +137,28 @@ async def test_claim_waits_for_in_flight_bot_send(pg: Database, keyring: Keyring
     assert sent.status == "sent" and suppressed.status == "suppressed"
     assert sent.sent_at is not None and case.claimed_at is not None
     assert as_utc(sent.sent_at) <= as_utc(case.claimed_at)
+
+
+async def test_claim_of_a_taken_case_is_refused_without_waiting_for_the_lock(
+    pg: Database,
+) -> None:
+    """The loser of a race learns it at once, not after the winner's transaction.
+
+    The winner holds the conversation row until its announcement commits; a counselor who
+    clicked a moment later (the case already shown as taken) must not queue behind it.
+    """
+    conversation_id, case_id = await make_case(pg)
+    async with pg.session() as s:
+        await claim(s, case_id, "c001")
+    async with pg.session() as holder:
+        # Another transaction holds the conversation row (a send, a turn, a transfer).
+        await holder.execute(
+            select(Conversation.id).where(Conversation.id == conversation_id).with_for_update()
+        )
+
+        async def late_claim() -> None:
+            async with pg.session() as s:
+                await claim(s, case_id, "c002")
+
+        with pytest.raises(CaseConflict, match="held by c001"):
+            await asyncio.wait_for(late_claim(), timeout=10)

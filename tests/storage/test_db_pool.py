@@ -5,6 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage import db as db_module
 from storage.db import Database
@@ -98,3 +99,39 @@ def test_pool_size_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> N
     )
     assert database.engine.pool.size() == 7  # type: ignore[attr-defined]
     assert database.engine.pool._max_overflow == 3  # type: ignore[attr-defined]
+
+
+async def _transaction_status(session: AsyncSession) -> psycopg.pq.TransactionStatus:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    assert isinstance(raw.driver_connection, psycopg.AsyncConnection)
+    return raw.driver_connection.info.transaction_status
+
+
+async def test_read_sessions_open_no_transaction(postgres_url: str) -> None:
+    """A read in :meth:`Database.reads` is one round trip: no BEGIN, so no COMMIT either.
+
+    psycopg sends BEGIN before the first statement of a transaction; a connection that is
+    idle (not in a transaction) after a SELECT never sent one. A plain session is in one.
+    """
+    database = Database(postgres_url)
+    try:
+        async with database.reads() as s:
+            assert (await s.execute(text("select 41 + 1"))).scalar_one() == 42
+            assert await _transaction_status(s) is psycopg.pq.TransactionStatus.IDLE
+            await s.execute(text("create table touched (n int)"))
+            await s.execute(text("insert into touched values (1)"))
+            # Committed as it executed: another connection sees it while the session is open.
+            with psycopg.connect(postgres_url) as other:
+                assert other.execute("select n from touched").fetchall() == [(1,)]
+        async with database.sessions() as s:
+            await s.execute(text("select 1"))
+            assert await _transaction_status(s) is psycopg.pq.TransactionStatus.INTRANS
+        # The pooled connection went back to transactions: the read left no autocommit behind.
+        async with database.session() as s:
+            await s.execute(text("insert into touched values (2)"))
+            assert await _transaction_status(s) is psycopg.pq.TransactionStatus.INTRANS
+            with psycopg.connect(postgres_url) as other:
+                assert other.execute("select count(*) from touched").fetchall() == [(1,)]
+    finally:
+        await database.dispose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from storage.conversations import get_or_open
 from storage.crypto import Keyring
@@ -90,3 +90,55 @@ async def test_numbers_continue_across_transactions_and_sessions(
     async with database.session() as s:
         rows = (await s.execute(select(Message.seq).order_by(Message.seq))).scalars().all()
     assert rows == [1, 2, 3, 4]
+
+
+async def test_a_transaction_reads_the_data_key_once_and_writes_its_messages_together(
+    database: Database, keyring: Keyring
+) -> None:
+    """A turn's messages cost one key read, and go to the database in one statement.
+
+    Each key read used to flush the messages before it one at a time, while the turn held
+    the conversation locked (bench handoff). A later transaction reads the key again: the
+    conversation may have been shredded meanwhile, by another worker.
+    """
+    transcript = Transcript(keyring)
+    user = uuid.uuid4().hex
+    async with database.session() as s:
+        conv = await get_or_open(s, channel="web", user_key=user)
+        await transcript.append(s, conv, direction="in", sender="resident", body="相談です")
+        conv_id = conv.id
+    statements: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        statements.append(" ".join(statement.split()))
+
+    sync_engine = database.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", record)
+    try:
+        async with database.session() as s:
+            conv = await get_or_open(s, channel="web", user_key=user)
+            for text in ("一", "二", "三"):
+                await transcript.append(s, conv, direction="out", sender="bot", body=text)
+    finally:
+        event.remove(sync_engine, "before_cursor_execute", record)
+    assert sum("FROM conversation_keys" in x for x in statements) == 1, statements
+    assert sum(x.startswith("INSERT INTO messages") for x in statements) == 1, statements
+    async with database.sessions() as s:
+        entries = await transcript.read(s, conv_id, actor="c", role="counselor", reason="case")
+    assert [(e.seq, e.text) for e in entries] == [(1, "相談です"), (2, "一"), (3, "二"), (4, "三")]
+    async with database.sessions() as worker:
+        async with worker.begin():
+            conv = await get_or_open(worker, channel="web", user_key=user)
+            await transcript.append(worker, conv, direction="out", sender="bot", body="四")
+        async with database.session() as other:  # another worker shreds meanwhile
+            assert await transcript.shred(other, conv_id)
+        async with worker.begin():
+            conv = await get_or_open(worker, channel="web", user_key=user)
+            with pytest.raises(ConversationShredded):
+                await transcript.append(worker, conv, direction="out", sender="bot", body="五")
+    async with database.session() as s:  # and a shred inside the transaction itself
+        conv = await get_or_open(s, channel="web", user_key=uuid.uuid4().hex)
+        await transcript.append(s, conv, direction="in", sender="resident", body="相談です")
+        assert await transcript.shred(s, conv.id)
+        with pytest.raises(ConversationShredded):
+            await transcript.append(s, conv, direction="out", sender="bot", body="はい")
