@@ -40,9 +40,13 @@ _KEY_INFO = "tsunagu.transcript.data_keys"
 def _this_transaction(session: AsyncSession, info_key: str) -> dict[str, Any]:
     """A dict kept on the session for its current transaction only (a new one starts empty).
 
-    What another transaction committed since is unknown, so nothing carries over.
+    What another transaction committed since is unknown, so nothing carries over. Between
+    transactions (an audited read has just committed its record) nothing is kept at all:
+    the next statement begins a new one.
     """
     transaction = session.sync_session.get_transaction()
+    if transaction is None:
+        return {}
     cached = session.info.get(info_key)
     if cached is None or cached[0] is not transaction:
         cached = session.info[info_key] = (transaction, {})

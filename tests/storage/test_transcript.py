@@ -142,3 +142,22 @@ async def test_a_transaction_reads_the_data_key_once_and_writes_its_messages_tog
         assert await transcript.shred(s, conv.id)
         with pytest.raises(ConversationShredded):
             await transcript.append(s, conv, direction="out", sender="bot", body="はい")
+
+
+async def test_a_read_session_sees_a_shred_between_two_reads(
+    database: Database, keyring: Keyring
+) -> None:
+    """Each audited read commits its record first, so no transaction spans two reads: the
+    second one must read the key again and find it shredded."""
+    transcript = Transcript(keyring)
+    async with database.session() as s:
+        conv = await get_or_open(s, channel="web", user_key=uuid.uuid4().hex)
+        await transcript.append(s, conv, direction="in", sender="resident", body="相談です")
+        conv_id = conv.id
+    async with database.reads() as reader:
+        first = await transcript.read(reader, conv_id, actor="c", role="counselor", reason="a")
+        assert [e.text for e in first] == ["相談です"]
+        async with database.session() as other:
+            assert await transcript.shred(other, conv_id)
+        with pytest.raises(ConversationShredded):
+            await transcript.read(reader, conv_id, actor="c", role="counselor", reason="b")
