@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -156,11 +156,13 @@ class Engine:
         """
         with stored_messages(session) as stored:
             result = await turn
-        out = [m.id for m in stored if m.direction == "out"]
+        out = tuple(m.id for m in stored if m.direction == "out")
         defer_notice(
-            session, conversation_topic(result.conversation_id), {"kind": "message", "out": out}
+            session,
+            conversation_topic(result.conversation_id),
+            {"kind": "message", "out": list(out)},
         )
-        return result
+        return replace(result, stored_out=out)
 
     def _facts_ahead(
         self, text: str, language: str, assessment: Assessment

@@ -111,3 +111,6 @@ class TurnResult:
     owner: str = "bot"
     language: str = "ja"
     extra: dict[str, str] = field(default_factory=dict)
+    stored_out: tuple[str, ...] = ()
+    """Transcript ids of the outgoing messages the turn stored, in order (its notice names
+    them; the web socket claims them as its replies' ids)."""

@@ -23,7 +23,7 @@ from storage.after_commit import publish_deferred
 from storage.crypto import user_key
 from storage.db import Database, as_utc, utcnow
 from storage.models import Conversation, Message
-from storage.transcript import Transcript, stored_messages
+from storage.transcript import Transcript
 
 CHANNEL = "web"
 # The widget showing residents their own conversation again is the system reading on their
@@ -172,8 +172,7 @@ class WebChat:
         )
         key = self.user_key(user_ref)
         async with self._database.session() as session:
-            with stored_messages(session) as stored:
-                turn = await self._engine.handle(message, session=session)
+            turn = await self._engine.handle(message, session=session)
             if not await has_consent(session, key, CHANNEL, self._notice.version):
                 await record_consent(
                     session,
@@ -184,11 +183,11 @@ class WebChat:
                     version=self._notice.version,
                 )
         await publish_deferred(self._events, session)
-        bot_ids = tuple(m.id for m in stored if m.direction == "out" and m.sender == "bot")
-        # Each reply is stored as one bot message, in order. Should a turn ever store a bot
-        # message it does not return, no id is claimed: a push may then repeat a reply, but
-        # never swallows a message.
-        reply_ids = bot_ids if len(bot_ids) == len(turn.replies) else ()
+        # Each reply is stored as one bot message, in order. Should a turn ever store an
+        # outgoing message it does not return, no id is claimed: a push may then repeat a
+        # reply, but never swallows a message.
+        out = turn.stored_out
+        reply_ids = out if len(out) == len(turn.replies) else ()
         return Answer(turn=turn, resume_until=utcnow() + self._window, reply_ids=reply_ids)
 
     def user_key(self, user_ref: str) -> str:
