@@ -398,6 +398,8 @@ class Answerer:
 
     def _search(self, msg: _Message) -> SearchResult:
         assert self._kb is not None
+        if self._controls.says_nothing(msg.text):
+            return SearchResult(hits=(), confident=False)
         a = msg.assessment
         sure = a.nlu_available and a.confidence >= self._config.nlu_sure
         prior = a.intent if sure and a.intent not in SMALL_TALK else None

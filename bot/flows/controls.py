@@ -188,11 +188,31 @@ class FlowControls:
             found = self._whole_message(" ".join(parts), self.phrases) if parts else None
             if found is not None:
                 return found
-        if len(parts) < 1 or len(parts) > 3:
+        if 1 <= len(parts) <= 3:
+            meanings = [self._whole_message(part, self.phrases) for part in parts]
+            if all(m is not None for m in meanings):
+                return frozenset().union(*(m for m in meanings if m is not None))
+        # 「いいです だいじょうぶ。じぶんで もういっかい みる」: kana typed with spaces between
+        # words makes too many parts; read each sentence as a whole instead.
+        clauses = [c for c in _CLAUSES.split(text) if c.strip()]
+        if not 2 <= len(clauses) <= 3:
             return frozenset()
-        meanings = [self._whole_message(part, self.phrases) for part in parts]
+        found_each = [self._clause_meaning(c) for c in clauses]
+        if any(m is None for m in found_each):
+            return frozenset()
+        return frozenset().union(*(m for m in found_each if m is not None))
+
+    def _clause_meaning(self, clause: str) -> frozenset[Control] | None:
+        """One sentence's controls: the sentence whole, or each of its few words."""
+        found = self._whole_message(clause, self.phrases)
+        if found is not None:
+            return found
+        words = [w for w in _PARTS.split(clause) if w.strip() and _key(w) not in self.interjections]
+        if not 2 <= len(words) <= 3:
+            return None
+        meanings = [self._whole_message(w, self.phrases) for w in words]
         if any(m is None for m in meanings):
-            return frozenset()
+            return None
         return frozenset().union(*(m for m in meanings if m is not None))
 
     def _is_done_typo(self, text: str) -> bool:
@@ -256,6 +276,16 @@ class FlowControls:
         # 「うん、できた」「hmm, done」: every part harmless once interjections are skipped.
         parts = [p for p in _PARTS.split(text) if p.strip() and _key(p) not in self.interjections]
         return bool(parts) and all(self._whole_message(p, table) is not None for p in parts)
+
+    def says_nothing(self, text: str) -> bool:
+        """True when every part of the message is an interjection (「えっと」「うーん、待って」).
+
+        A filler asks nothing: searched in the knowledge base its few characters still match
+        some page, and the resident would get a random answer.
+        """
+        parts = [_key(p) for p in _PARTS.split(text) if p.strip()]
+        parts = [p for p in parts if p]
+        return bool(parts) and all(p in self.interjections for p in parts)
 
     def stop_takes_remark(self, button: str) -> bool:
         """True for a stop word whose remark may be judged alone (``stop_with_remark``)."""

@@ -329,6 +329,22 @@ def test_bare_button_words_without_a_guide_are_not_searched(
     assert not kb.searches and bot.flow is None
 
 
+@pytest.mark.parametrize("filler", ["えっと", "うーん、えーと", "ちょっと待って"])
+def test_a_filler_is_never_answered_from_the_knowledge_base(
+    bot: Bot, kb: FakeKnowledge, responses: Responses, filler: str
+) -> None:
+    # No guide: the honest "not understood", not whatever page shares a few characters.
+    assert text_of(bot.say(filler)) == responses.text("ja", "kb_not_found")
+    assert not kb.searches
+    # In a guide: the step's buttons again, and the guide stays where it was.
+    bot.say("文字を大きくしたい", assessment("smartphone_help", 0.9))
+    searched = len(kb.searches)
+    answer = bot.say(filler)
+    assert "ボタン" in text_of(answer) and "ステップ1" in text_of(answer)
+    assert len(kb.searches) == searched
+    assert bot.state is not None and bot.state.guide_id == "phone.font_size"
+
+
 PREGNANCY_BY_RANKING = assessment(
     "pregnancy_sos",
     0.7,

@@ -325,3 +325,34 @@ def test_loader_rejects_lists_naming_the_wrong_words(tmp_path: Path, key: str, s
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ContentError, match=key):
         FlowControls.load(path)
+
+
+@pytest.mark.parametrize("text", ["えっと", "えーと…", "うーん、ちょっと待って", "hmm", "あのー"])
+def test_fillers_say_nothing(controls: FlowControls, text: str) -> None:
+    assert controls.says_nothing(text)
+
+
+@pytest.mark.parametrize("text", ["えっと、充電のやり方", "あの画面", "待って、死にたい", "", "。"])
+def test_a_filler_beside_words_still_says_something(controls: FlowControls, text: str) -> None:
+    assert not controls.says_nothing(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "meaning"),
+    [
+        # Kana typed with a space between words: each sentence is read whole.
+        ("いいです だいじょうぶ。じぶんで もういっかい みる", {C.NO}),
+        ("いえ けっこうです。 じぶんで やってみる", {C.NO}),
+        # 栃木 (だいじ = いい) with a lead-in: yes, and a person.
+        ("んだらお願いすっぺ。人に聞いた方がだいじだっぺ", {C.YES, C.HUMAN}),
+    ],
+)
+def test_sentences_each_a_control_word(
+    controls: FlowControls, text: str, meaning: set[Control]
+) -> None:
+    assert controls.recognise(text) == meaning
+
+
+@pytest.mark.parametrize("text", ["もう いい。 しぬ", "いいです。 もう つかれた きえたい"])
+def test_a_sentence_with_other_words_is_no_control(controls: FlowControls, text: str) -> None:
+    assert controls.recognise(text) == frozenset()

@@ -32,6 +32,9 @@ def requests() -> PersonRequests:
         "人につないでほしいです",
         "はい、だれかに てつだって ほしいです",
         "うん、誰かに教えてほしいです",
+        # The way of talking named in between (simple Japanese).
+        "だれか ひと と チャット で はなしたい",
+        "相談員さんと電話で話したいです",
     ],
 )
 def test_requests_worded_freely_are_heard(requests: PersonRequests, text: str) -> None:
