@@ -189,18 +189,15 @@ class FlowControls:
             if found is not None:
                 return found
         if 1 <= len(parts) <= 3:
-            meanings = [self._whole_message(part, self.phrases) for part in parts]
-            if all(m is not None for m in meanings):
-                return frozenset().union(*(m for m in meanings if m is not None))
+            found = _union([self._whole_message(part, self.phrases) for part in parts])
+            if found is not None:
+                return found
         # 「いいです だいじょうぶ。じぶんで もういっかい みる」: kana typed with spaces between
         # words makes too many parts; read each sentence as a whole instead.
         clauses = [c for c in _CLAUSES.split(text) if c.strip()]
         if not 2 <= len(clauses) <= 3:
             return frozenset()
-        found_each = [self._clause_meaning(c) for c in clauses]
-        if any(m is None for m in found_each):
-            return frozenset()
-        return frozenset().union(*(m for m in found_each if m is not None))
+        return _union([self._clause_meaning(c) for c in clauses]) or frozenset()
 
     def _clause_meaning(self, clause: str) -> frozenset[Control] | None:
         """One sentence's controls: the sentence whole, or each of its few words."""
@@ -210,10 +207,7 @@ class FlowControls:
         words = [w for w in _PARTS.split(clause) if w.strip() and _key(w) not in self.interjections]
         if not 2 <= len(words) <= 3:
             return None
-        meanings = [self._whole_message(w, self.phrases) for w in words]
-        if any(m is None for m in meanings):
-            return None
-        return frozenset().union(*(m for m in meanings if m is not None))
+        return _union([self._whole_message(w, self.phrases) for w in words])
 
     def _is_done_typo(self, text: str) -> bool:
         """「でくた」「できまひた」: a 「できた」 with one key mistyped.
@@ -423,6 +417,13 @@ class FlowControls:
                 if key.endswith(ending) and len(key) > len(ending)
             ]
         return None
+
+
+def _union(meanings: list[frozenset[Control] | None]) -> frozenset[Control] | None:
+    """Every part's controls together, or None when some part is not a control word."""
+    if any(m is None for m in meanings):
+        return None
+    return frozenset().union(*(m for m in meanings if m is not None))
 
 
 def _control_words(
